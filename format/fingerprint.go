@@ -1,0 +1,131 @@
+package format
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"sort"
+)
+
+// Well-known fingerprint component names. Collectors may add others that
+// follow the same syntax (1 to 32 characters of a-z, 0-9 and '-').
+const (
+	ComponentMachineID  = "machine-id"
+	ComponentDMIProduct = "dmi-product-uuid"
+	ComponentMAC        = "mac"
+	ComponentRootDisk   = "root-disk"
+)
+
+// componentValueLen is the length of a hashed component value: 16 bytes of
+// HMAC-SHA-256 in unpadded Base64url.
+const componentValueLen = 22
+
+// Fingerprint identifies a machine by a set of named, hashed components.
+// A request carries the components found on the host; a response carries
+// them back with the Threshold that a host must meet.
+type Fingerprint struct {
+	// Components maps a component name to its hashed value (see
+	// [HashComponent]).
+	Components map[string]string `json:"components"`
+	// Threshold is how many recorded components must match; set in a
+	// response, absent (zero) in a request.
+	Threshold int `json:"threshold,omitempty"`
+}
+
+// HashComponent returns the value that leaves the host for one raw
+// identifier: HMAC-SHA-256 keyed by the product identifier over the raw
+// value, truncated to 128 bits, in unpadded Base64url. Raw identifiers never
+// leave the host, and two products see unlinkable values.
+func HashComponent(product, raw string) string {
+	m := hmac.New(sha256.New, []byte(product))
+	m.Write([]byte(raw))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// DefaultThreshold is the match threshold for n recorded components: all
+// but one, never fewer than 1, and (which follows) never fewer than 2 when 3
+// or more were recorded. Replacing one NIC keeps the licence; copying it to
+// another machine, where at most a cloned identifier or two match, does not.
+func DefaultThreshold(n int) int {
+	return max(1, n-1)
+}
+
+// minThreshold is the smallest threshold a response may carry for n
+// recorded components.
+func minThreshold(n int) int {
+	if n >= 3 {
+		return 2
+	}
+	return 1
+}
+
+func (f Fingerprint) validate(inResponse bool) error {
+	n := len(f.Components)
+	if n == 0 {
+		return fieldError("fingerprint.components", "is empty; at least one machine identifier is required")
+	}
+	if n > MaxComponents {
+		return fieldError("fingerprint.components", fmt.Sprintf("has %d entries, at most %d allowed", n, MaxComponents))
+	}
+	for name, v := range f.Components {
+		if !componentSyntax.MatchString(name) {
+			return fieldError("fingerprint.components", fmt.Sprintf("has an invalid name %q", name))
+		}
+		if len(v) != componentValueLen {
+			return fieldError("fingerprint.components."+name, "is not a hashed identifier")
+		}
+		if b, err := base64.RawURLEncoding.Strict().DecodeString(v); err != nil || len(b) != 16 {
+			return fieldError("fingerprint.components."+name, "is not a hashed identifier")
+		}
+	}
+	if !inResponse {
+		if f.Threshold != 0 {
+			return fieldError("fingerprint.threshold", "belongs in a response, not a request")
+		}
+		return nil
+	}
+	if f.Threshold < minThreshold(n) || f.Threshold > n {
+		return fieldError("fingerprint.threshold", fmt.Sprintf("is %d; with %d components it must be %d to %d", f.Threshold, n, minThreshold(n), n))
+	}
+	return nil
+}
+
+// Match compares the recorded fingerprint with the one computed now. It
+// counts the recorded components whose value is the same now; a component
+// missing now counts as not matching. Needed is the recorded Threshold, or
+// [DefaultThreshold] when it is zero (a request's fingerprint).
+func Match(recorded, current Fingerprint) MatchResult {
+	r := MatchResult{Total: len(recorded.Components), Needed: recorded.Threshold}
+	if r.Needed == 0 {
+		r.Needed = DefaultThreshold(r.Total)
+	}
+	for name, v := range recorded.Components {
+		if cur, ok := current.Components[name]; ok && hmac.Equal([]byte(cur), []byte(v)) {
+			r.Matched++
+		} else {
+			r.Changed = append(r.Changed, name)
+		}
+	}
+	sort.Strings(r.Changed)
+	return r
+}
+
+// MatchResult is the outcome of [Match].
+type MatchResult struct {
+	Matched int      // recorded components that match now
+	Needed  int      // components that must match
+	Total   int      // components recorded
+	Changed []string // names of recorded components that differ or are missing now
+}
+
+// OK reports whether enough components match.
+func (r MatchResult) OK() bool { return r.Total > 0 && r.Matched >= r.Needed }
+
+// Err returns nil when r is OK, and a [*HostMismatchError] otherwise.
+func (r MatchResult) Err() error {
+	if r.OK() {
+		return nil
+	}
+	return &HostMismatchError{Matched: r.Matched, Needed: r.Needed, Total: r.Total}
+}
