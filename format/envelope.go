@@ -10,9 +10,9 @@ import (
 	"io"
 	"time"
 
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
 // DefaultSkew is how far a signature may be dated after the trusted time
@@ -209,6 +209,14 @@ func verifyCrypto(m *signedMessage, key *PublicKey, now time.Time, skew time.Dur
 	}
 	if err := checkKeyAlgorithm(md.SignedBy.PublicKey); err != nil {
 		return err
+	}
+	// go-crypto does not check a v4 signature's two-byte hash tag (the
+	// "left 16 bits"), which no signature covers; a flipped tag must not
+	// pass unnoticed.
+	h := m.sig.Hash.New()
+	h.Write(m.literal)
+	if packet.VerifyHashTag(h, m.sig) != nil {
+		return errorf(ErrBadSignature, "signature hash tag does not match the content; the file was altered")
 	}
 	// go-crypto judged the key at the signature's creation time. An
 	// expired or revoked key must not be trusted today either: whoever

@@ -38,7 +38,11 @@ func scanPackets(b []byte) (pkts []rawPacket, bad int, err error) {
 	for off < len(b) && len(pkts) < maxPackets {
 		p, n, err := scanOne(b[off:])
 		if err != nil {
-			return pkts, off, err
+			// The tag of the packet that failed, if its header got that far,
+			// is kept in the error: an old-style compressed packet of
+			// indeterminate length (as gpg writes) must be reported as
+			// compression, not as garbage.
+			return pkts, off, &scanError{tag: p.tag, err: err}
 		}
 		p.data = b[off : off+n]
 		pkts = append(pkts, p)
@@ -49,6 +53,15 @@ func scanPackets(b []byte) (pkts []rawPacket, bad int, err error) {
 	}
 	return pkts, off, nil
 }
+
+// scanError reports a packet that could not be read, with its tag when
+// the header was readable (0 otherwise).
+type scanError struct {
+	tag int
+	err error
+}
+
+func (e *scanError) Error() string { return e.err.Error() }
 
 // scanOne reads one packet header and skips its body, returning the
 // packet's total length.
@@ -147,10 +160,18 @@ func parseStructure(bin []byte) (*signedMessage, error) {
 		tags[i] = p.tag
 	}
 	if scanErr != nil {
+		if se, ok := scanErr.(*scanError); ok && (se.tag == tagCompressed || se.tag == tagMarker) {
+			return nil, checkSequence(append(tags, se.tag))
+		}
+		for _, tag := range tags {
+			if tag == tagCompressed || tag == tagMarker {
+				return nil, checkSequence(tags)
+			}
+		}
 		if len(pkts) >= 3 && tags[0] == tagOnePassSig && tags[1] == tagLiteral && tags[2] == tagSignature {
 			return nil, errorf(ErrPacketSequence, "%d bytes follow the signature; nothing may follow it", len(bin)-bad)
 		}
-		if scanErr == io.ErrUnexpectedEOF {
+		if se, ok := scanErr.(*scanError); ok && se.err == io.ErrUnexpectedEOF {
 			return nil, errorf(ErrMalformed, "message ends inside a packet; the file was cut")
 		}
 		return nil, errorf(ErrMalformed, "message: byte %d: %v", bad, scanErr)
@@ -185,7 +206,17 @@ func parseStructure(bin []byte) (*signedMessage, error) {
 		return nil, errorf(ErrMalformed, "signature packet: %v", err)
 	}
 	m.sig = sig
-	return m, checkProfile(m)
+	if pkts[0].data[len(pkts[0].data)-1] != 1 {
+		// go-crypto reads any non-zero byte as "last"; only 1 is canonical.
+		return nil, errorf(ErrPacketSequence, "one-pass signature's last-signature flag is not 1")
+	}
+	if err := checkProfile(m); err != nil {
+		return nil, err
+	}
+	if err := checkSignatureEncoding(pkts[2].data, sig); err != nil {
+		return nil, err
+	}
+	return m, checkCanonical(ops, lit, sig)
 }
 
 func checkSequence(tags []int) error {
@@ -220,8 +251,10 @@ func checkProfile(m *signedMessage) error {
 	if !allowedHash(sig.Hash) || !allowedHash(ops.Hash) {
 		return errorf(ErrWeakHash, "signature uses %s; SHA-256, SHA-384 or SHA-512 is required", hashName(sig.Hash))
 	}
-	if sig.Version != 4 && sig.Version != 6 {
-		return errorf(ErrPacketSequence, "signature version %d is not supported", sig.Version)
+	if sig.Version != 4 || ops.Version != 3 {
+		// RFC 9580 v6 keys may be added as an option in a later format
+		// version; GnuPG 2.2 reads none of them.
+		return errorf(ErrPacketSequence, "signature version %d is not supported; airlock uses version 4", sig.Version)
 	}
 	if sig.IssuerKeyId == nil {
 		return errorf(ErrMalformed, "signature names no issuer")
@@ -256,4 +289,84 @@ func hashName(h crypto.Hash) string {
 		return h.String()
 	}
 	return fmt.Sprintf("hash %d", h)
+}
+
+// checkCanonical refuses the bits of a message that no signature covers
+// and that could otherwise be flipped without notice: the one-pass
+// signature's "last" flag must be set, and the literal data packet must be
+// binary ('b'), with no file name, dated 0 or at the signature's time. gpg
+// writes exactly that when it signs standard input.
+func checkCanonical(ops *packet.OnePassSignature, lit *packet.LiteralData, sig *packet.Signature) error {
+	switch {
+	case !ops.IsLast:
+		return errorf(ErrPacketSequence, "one-pass signature announces a further signature")
+	case lit.Format != 'b':
+		return errorf(ErrPacketSequence, "literal data is marked %q; airlock artifacts are binary ('b')", lit.Format)
+	case lit.FileName != "":
+		return errorf(ErrPacketSequence, "literal data carries a file name; sign from standard input (gpg --sign < payload.json)")
+	case lit.Time != 0 && int64(lit.Time) != sig.CreationTime.Unix():
+		return errorf(ErrPacketSequence, "literal data date differs from the signature's; it must be 0 or the signing time")
+	}
+	return nil
+}
+
+// checkSignatureEncoding requires the signature values of a v4 signature
+// to be encoded canonically: go-crypto tolerates a wrong MPI bit count,
+// which would leave bits that can be flipped without effect.
+func checkSignatureEncoding(raw []byte, sig *packet.Signature) error {
+	body := raw[headerLen(raw):]
+	// version, type, algorithm, hash, hashed subpackets, unhashed
+	// subpackets, two bytes of hash tag.
+	off := 4
+	for i := 0; i < 2; i++ {
+		if off+2 > len(body) {
+			return errorf(ErrMalformed, "signature packet is truncated")
+		}
+		off += 2 + (int(body[off])<<8 | int(body[off+1]))
+	}
+	off += 2
+	if off > len(body) {
+		return errorf(ErrMalformed, "signature packet is truncated")
+	}
+	rest := body[off:]
+	if sig.PubKeyAlgo == packet.PubKeyAlgoEd25519 {
+		if len(rest) != 64 {
+			return errorf(ErrMalformed, "Ed25519 signature is %d bytes, want 64", len(rest))
+		}
+		return nil
+	}
+	for len(rest) > 0 {
+		if len(rest) < 2 {
+			return errorf(ErrMalformed, "signature value is truncated")
+		}
+		bits := int(rest[0])<<8 | int(rest[1])
+		n := (bits + 7) / 8
+		if n == 0 || 2+n > len(rest) || rest[2] == 0 || bitLen(rest[2])+8*(n-1) != bits {
+			return errorf(ErrBadSignature, "signature value is not canonically encoded; the file was altered")
+		}
+		rest = rest[2+n:]
+	}
+	return nil
+}
+
+// headerLen returns the length of a non-partial packet header.
+func headerLen(raw []byte) int {
+	if raw[0]&0x40 == 0 {
+		return 1 + []int{1, 2, 4}[raw[0]&3]
+	}
+	switch c := raw[1]; {
+	case c < 192:
+		return 2
+	case c < 224:
+		return 3
+	}
+	return 6
+}
+
+func bitLen(b byte) int {
+	n := 0
+	for ; b != 0; b >>= 1 {
+		n++
+	}
+	return n
 }

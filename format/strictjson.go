@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -132,6 +133,9 @@ func decodeStrict(b []byte, v any) error {
 			name := strings.TrimPrefix(err.Error(), "json: unknown field ")
 			return errorf(ErrMalformed, "unknown field %s; this version of airlock does not know it", name)
 		default:
+			if name := failingField(b, v); name != "" {
+				return errorf(ErrMalformed, "field %q: %v", name, unwrapJSON(err))
+			}
 			return errorf(ErrMalformed, "payload: %v", unwrapJSON(err))
 		}
 	}
@@ -142,4 +146,39 @@ func decodeStrict(b []byte, v any) error {
 // own UnmarshalJSON methods return.
 func unwrapJSON(err error) string {
 	return strings.TrimPrefix(fmt.Sprint(err), "json: ")
+}
+
+// failingField finds the top-level field whose value fails to decode, for
+// errors from our own UnmarshalJSON methods, which encoding/json does not
+// annotate with the field name.
+func failingField(b []byte, v any) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	fields := map[string]reflect.Type{}
+	var collect func(t reflect.Type)
+	collect = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if f.Anonymous {
+				collect(f.Type)
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			fields[name] = f.Type
+		}
+	}
+	collect(reflect.TypeOf(v))
+	for name, raw := range m {
+		if t, ok := fields[name]; ok {
+			if json.Unmarshal(raw, reflect.New(t).Interface()) != nil {
+				return name
+			}
+		}
+	}
+	return ""
 }

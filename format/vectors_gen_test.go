@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
 // Fixed instants of the vectors: keys are created at vecKeyTime, artifacts
