@@ -28,6 +28,8 @@
 //
 //	message  = one-pass-signature literal-data signature
 //
+// Each packet is constrained:
+//
 //   - one-pass signature (tag 4): version 3, signature type 0x00, and its
 //     "last" flag byte exactly 1; its key ID, hash and algorithm MUST equal
 //     the signature's.
@@ -35,8 +37,8 @@
 //     the signature's creation time. The body is the payload. (gpg writes
 //     this when it signs standard input, or with --set-filename "".)
 //   - signature (tag 2): version 4 (RFC 9580 version 6 signatures are not
-//     part of format version 1), type 0x00 (binary document), hash SHA-256, SHA-384 or SHA-512,
-//     public-key algorithm Ed25519 (22 with the Ed25519 curve, or 27) or RSA
+//     part of format version 1), type 0x00 (binary document), hash
+//     SHA-256, SHA-384 or SHA-512, public-key algorithm Ed25519 (22 with the Ed25519 curve, or 27) or RSA
 //     of at least 3072 bits, with an issuer key ID and SHOULD carry an
 //     issuer fingerprint subpacket. Signature values MUST be canonical
 //     multiprecision integers (no leading zero bits), and the two-byte hash

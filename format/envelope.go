@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -263,7 +262,7 @@ func decodePayloadAs(b []byte, kinds []Kind) (Payload, error) {
 	if !ok {
 		return nil, &WrongKindError{Got: kind, Want: kinds}
 	}
-	return DecodePayload(b)
+	return decodeKind(b, kind)
 }
 
 // DecodeUnverified parses an artifact's structure and payload WITHOUT
@@ -328,16 +327,12 @@ func VerifyRequest(input []byte, now time.Time) (*Artifact, *Request, error) {
 	return a, a.Payload.(*Request), nil
 }
 
-// peekKind reads only the "format" field of a payload.
+// peekKind checks the payload's JSON rules and returns the kind its
+// "format" field names.
 func peekKind(b []byte) (Kind, error) {
-	if err := checkJSON(b); err != nil {
+	name, err := checkJSON(b)
+	if err != nil {
 		return "", err
 	}
-	var head struct {
-		Format *string `json:"format"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil || head.Format == nil {
-		return "", fieldError("format", "is missing or not a string")
-	}
-	return parseFormatName(*head.Format)
+	return parseFormatName(name)
 }

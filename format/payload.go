@@ -214,6 +214,12 @@ func DecodePayload(b []byte) (Payload, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeKind(b, kind)
+}
+
+// decodeKind decodes a payload that [checkJSON] accepted and whose format
+// names kind.
+func decodeKind(b []byte, kind Kind) (Payload, error) {
 	var p Payload
 	var into any
 	switch kind {
@@ -242,7 +248,7 @@ func DecodePayload(b []byte) (Payload, error) {
 			*plainRevocations
 		}{plainRevocations: (*plainRevocations)(v)}
 	}
-	if err := decodeStrict(b, into); err != nil {
+	if err := decodeChecked(b, into); err != nil {
 		return nil, err
 	}
 	if err := p.Validate(); err != nil {

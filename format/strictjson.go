@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -16,112 +14,293 @@ import (
 // (response.fingerprint.components.NAME) is at depth 3.
 const maxJSONDepth = 4
 
-var jsonKeySyntax = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+// maxJSONMembers bounds the members of one object (the largest is a
+// fingerprint's components, at most MaxComponents).
+const maxJSONMembers = 32
 
-// checkJSON enforces the rules that encoding/json does not: valid UTF-8,
-// one object whose first member is "format", object keys that are lowercase
-// ASCII tokens (so that encoding/json's case-insensitive matching can only
-// match exactly), no duplicate keys at any level, no null, bounded nesting,
-// and nothing after the object.
-func checkJSON(b []byte) error {
+// checkJSON enforces, in one pass over the bytes, the rules that
+// encoding/json does not: valid UTF-8 and JSON syntax, one object whose
+// first member is "format" (its string value is returned), member names
+// written literally as lowercase ASCII tokens (so that encoding/json's
+// case-insensitive matching can only match exactly), no duplicate names
+// at any level, no null, bounded nesting, and nothing after the object.
+func checkJSON(b []byte) (format string, err error) {
 	if !utf8.Valid(b) {
-		return errorf(ErrMalformed, "payload is not valid UTF-8")
+		return "", errorf(ErrMalformed, "payload is not valid UTF-8")
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	tok, err := d.Token()
-	if err != nil || tok != json.Delim('{') {
-		return errorf(ErrMalformed, "payload is not a JSON object")
+	c := &jsonChecker{b: b}
+	c.ws()
+	if c.i >= len(b) || b[c.i] != '{' {
+		return "", errorf(ErrMalformed, "payload is not a JSON object")
 	}
-	if err := walkObject(d, "", 1); err != nil {
-		return err
+	if err := c.object("", 1); err != nil {
+		return "", err
 	}
-	if _, err := d.Token(); err != io.EOF {
-		return errorf(ErrMalformed, "payload has data after the JSON object")
+	c.ws()
+	if c.i != len(b) {
+		return "", errorf(ErrMalformed, "payload has data after the JSON object")
 	}
-	return nil
+	return c.format, nil
 }
 
-func walkObject(d *json.Decoder, path string, depth int) error {
+type jsonChecker struct {
+	b      []byte
+	i      int
+	format string
+}
+
+func (c *jsonChecker) ws() {
+	for c.i < len(c.b) {
+		switch c.b[c.i] {
+		case ' ', '\t', '\n', '\r':
+			c.i++
+		default:
+			return
+		}
+	}
+}
+
+func (c *jsonChecker) syntax(what string) error {
+	if c.i >= len(c.b) {
+		return errorf(ErrMalformed, "payload JSON ends early")
+	}
+	return errorf(ErrMalformed, "payload JSON: %s at byte %d", what, c.i)
+}
+
+// object checks an object starting at '{'.
+func (c *jsonChecker) object(path string, depth int) error {
 	if depth > maxJSONDepth {
 		return errorf(ErrMalformed, "payload nests deeper than %d levels at %q", maxJSONDepth, path)
 	}
-	seen := map[string]bool{}
-	for i := 0; ; i++ {
-		tok, err := d.Token()
-		if err != nil {
-			return jsonSyntaxError(err)
+	c.i++ // '{'
+	var seen [maxJSONMembers][2]int // offsets of the names seen so far
+	n := 0
+	c.ws()
+	if c.i < len(c.b) && c.b[c.i] == '}' {
+		c.i++
+		if depth == 1 {
+			return errorf(ErrMalformed, "payload is an empty object; the first field must be \"format\"")
 		}
-		if tok == json.Delim('}') {
-			if depth == 1 && i == 0 {
-				return errorf(ErrMalformed, "payload is an empty object; the first field must be \"format\"")
-			}
-			return nil
+		return nil
+	}
+	for {
+		c.ws()
+		if c.i >= len(c.b) || c.b[c.i] != '"' {
+			return c.syntax("expected a field name")
 		}
-		key := tok.(string) // the decoder only yields strings in key position
-		name := key
+		start := c.i + 1
+		end := start
+		for end < len(c.b) && c.b[end] != '"' && c.b[end] != '\\' && c.b[end] >= 0x20 {
+			end++
+		}
+		if end >= len(c.b) {
+			return c.syntax("unterminated field name")
+		}
+		if c.b[end] != '"' {
+			c.i = end
+			return errorf(ErrMalformed, "a field name at byte %d uses an escape or control character; names are written literally", start)
+		}
+		key := c.b[start:end]
+		name := string(key)
 		if path != "" {
-			name = path + "." + key
+			name = path + "." + name
 		}
-		if !jsonKeySyntax.MatchString(key) {
+		if !validJSONKey(key) {
 			return errorf(ErrMalformed, "field %q is not a valid field name (lowercase a-z, 0-9, _ and - only)", name)
 		}
-		if depth == 1 && i == 0 && key != "format" {
+		if depth == 1 && n == 0 && string(key) != "format" {
 			return errorf(ErrMalformed, "the first field must be \"format\", found %q", key)
 		}
-		if seen[key] {
-			return errorf(ErrMalformed, "field %q appears twice", name)
+		for _, s := range seen[:n] {
+			if string(c.b[s[0]:s[1]]) == string(key) {
+				return errorf(ErrMalformed, "field %q appears twice", name)
+			}
 		}
-		seen[key] = true
-		if err := walkValue(d, name, depth); err != nil {
+		if n == len(seen) {
+			return errorf(ErrMalformed, "object %q has more than %d fields", path, maxJSONMembers)
+		}
+		seen[n] = [2]int{start, end}
+		n++
+		c.i = end + 1
+		c.ws()
+		if c.i >= len(c.b) || c.b[c.i] != ':' {
+			return c.syntax("expected ':'")
+		}
+		c.i++
+		c.ws()
+		if depth == 1 && n == 1 {
+			if c.i >= len(c.b) || c.b[c.i] != '"' {
+				return fieldError("format", "is not a string")
+			}
+			vs := c.i
+			if err := c.str(); err != nil {
+				return err
+			}
+			c.format = string(c.b[vs+1 : c.i-1])
+		} else if err := c.value(name, depth); err != nil {
 			return err
+		}
+		c.ws()
+		if c.i >= len(c.b) {
+			return c.syntax("")
+		}
+		switch c.b[c.i] {
+		case ',':
+			c.i++
+		case '}':
+			c.i++
+			return nil
+		default:
+			return c.syntax("expected ',' or '}'")
 		}
 	}
 }
 
-func walkValue(d *json.Decoder, path string, depth int) error {
-	tok, err := d.Token()
-	if err != nil {
-		return jsonSyntaxError(err)
+func validJSONKey(k []byte) bool {
+	if len(k) == 0 || len(k) > 64 || k[0] == '_' || k[0] == '-' {
+		return false
 	}
-	switch tok {
-	case json.Delim('{'):
-		return walkObject(d, path, depth+1)
-	case json.Delim('['):
+	for _, ch := range k {
+		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// value checks one value at c.i.
+func (c *jsonChecker) value(path string, depth int) error {
+	if c.i >= len(c.b) {
+		return c.syntax("")
+	}
+	switch ch := c.b[c.i]; {
+	case ch == '{':
+		return c.object(path, depth+1)
+	case ch == '[':
 		if depth+1 > maxJSONDepth {
 			return errorf(ErrMalformed, "payload nests deeper than %d levels at %q", maxJSONDepth, path)
 		}
+		c.i++
+		c.ws()
+		if c.i < len(c.b) && c.b[c.i] == ']' {
+			c.i++
+			return nil
+		}
 		for {
-			if !d.More() {
-				_, err := d.Token() // the closing ']'
-				return jsonSyntaxError(err)
-			}
-			if err := walkValue(d, path+"[]", depth+1); err != nil {
+			c.ws()
+			if err := c.value(path+"[]", depth+1); err != nil {
 				return err
 			}
+			c.ws()
+			if c.i >= len(c.b) {
+				return c.syntax("")
+			}
+			switch c.b[c.i] {
+			case ',':
+				c.i++
+			case ']':
+				c.i++
+				return nil
+			default:
+				return c.syntax("expected ',' or ']'")
+			}
 		}
-	case nil:
+	case ch == '"':
+		return c.str()
+	case ch == '-' || ch >= '0' && ch <= '9':
+		return c.number()
+	case c.lit("true"), c.lit("false"):
+		return nil
+	case c.lit("null"):
 		return errorf(ErrMalformed, "field %q is null; omit optional fields instead", path)
+	}
+	return c.syntax("unexpected character")
+}
+
+func (c *jsonChecker) lit(word string) bool {
+	if len(c.b)-c.i >= len(word) && string(c.b[c.i:c.i+len(word)]) == word {
+		c.i += len(word)
+		return true
+	}
+	return false
+}
+
+// str checks a string starting at '"', including its escapes.
+func (c *jsonChecker) str() error {
+	c.i++
+	for c.i < len(c.b) {
+		switch ch := c.b[c.i]; {
+		case ch == '"':
+			c.i++
+			return nil
+		case ch < 0x20:
+			return c.syntax("control character in a string")
+		case ch == '\\':
+			c.i++
+			if c.i >= len(c.b) {
+				return c.syntax("")
+			}
+			switch c.b[c.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				c.i++
+			case 'u':
+				if len(c.b)-c.i < 5 {
+					return c.syntax("")
+				}
+				for _, h := range c.b[c.i+1 : c.i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return c.syntax("bad \\u escape")
+					}
+				}
+				c.i += 5
+			default:
+				return c.syntax("bad escape")
+			}
+		default:
+			c.i++
+		}
+	}
+	return c.syntax("")
+}
+
+// number checks a JSON number (RFC 8259 grammar).
+func (c *jsonChecker) number() error {
+	digits := func() int {
+		s := c.i
+		for c.i < len(c.b) && c.b[c.i] >= '0' && c.b[c.i] <= '9' {
+			c.i++
+		}
+		return c.i - s
+	}
+	if c.b[c.i] == '-' {
+		c.i++
+	}
+	if c.i < len(c.b) && c.b[c.i] == '0' {
+		c.i++
+	} else if digits() == 0 {
+		return c.syntax("bad number")
+	}
+	if c.i < len(c.b) && c.b[c.i] == '.' {
+		c.i++
+		if digits() == 0 {
+			return c.syntax("bad number")
+		}
+	}
+	if c.i < len(c.b) && (c.b[c.i] == 'e' || c.b[c.i] == 'E') {
+		c.i++
+		if c.i < len(c.b) && (c.b[c.i] == '+' || c.b[c.i] == '-') {
+			c.i++
+		}
+		if digits() == 0 {
+			return c.syntax("bad number")
+		}
 	}
 	return nil
 }
 
-func jsonSyntaxError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errorf(ErrMalformed, "payload JSON ends early")
-	}
-	return errorf(ErrMalformed, "payload JSON: %v", err)
-}
-
-// decodeStrict decodes b into v after [checkJSON], refusing unknown fields
-// and naming the field whose value has the wrong type.
-func decodeStrict(b []byte, v any) error {
-	if err := checkJSON(b); err != nil {
-		return err
-	}
+// decodeChecked decodes b, which [checkJSON] accepted, into v, refusing
+// unknown fields and naming the field whose value has the wrong type.
+func decodeChecked(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
