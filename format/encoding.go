@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"compress/flate"
+	"encoding/base64"
 	"errors"
 	"io"
 	"strings"
@@ -71,22 +72,87 @@ func Decode(input []byte) ([]byte, Encoding, error) {
 	return nil, Binary, errorf(ErrMalformed, "not an airlock artifact (expected ASCII armor, binary OpenPGP or %s text)", QRPrefix)
 }
 
+// dearmorMessage reads exactly one armored PGP MESSAGE block, more
+// strictly than go-crypto's armor reader (which skips a block whose
+// headers it cannot parse and reads on to the next): the text must be one
+// BEGIN line, "Key: Value" headers, a blank line, Base64 lines, an optional
+// CRC-24 line that must match, and one END line, with nothing around it but
+// whitespace. gpg refuses what this refuses.
 func dearmorMessage(t []byte) ([]byte, error) {
-	block, err := armor.Decode(bytes.NewReader(t))
-	if err != nil {
-		return nil, errorf(ErrMalformed, "armor: %v; the file was cut or altered", err)
+	const begin, end = "-----BEGIN PGP MESSAGE-----", "-----END PGP MESSAGE-----"
+	text := strings.ReplaceAll(string(t), "\r\n", "\n")
+	lines := strings.Split(text, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " \t\r")
 	}
-	if block.Type != "PGP MESSAGE" {
-		return nil, errorf(ErrMalformed, "found a %s, not an airlock artifact (PGP MESSAGE)", block.Type)
+	if lines[0] != begin {
+		if strings.HasPrefix(lines[0], "-----BEGIN ") {
+			return nil, errorf(ErrMalformed, "found a %s, not an airlock artifact (PGP MESSAGE)", strings.Trim(lines[0], "- "))
+		}
+		return nil, errorf(ErrMalformed, "armor: first line is not %q", begin)
 	}
-	b, err := io.ReadAll(io.LimitReader(block.Body, MaxArtifactSize+1))
+	if strings.Count(text, "-----BEGIN ") != 1 || strings.Count(text, "-----END ") != 1 {
+		return nil, errorf(ErrMalformed, "armor: more than one armored block; give one artifact per file")
+	}
+	if lines[len(lines)-1] != end {
+		return nil, errorf(ErrMalformed, "armor: last line is not %q; the file was cut or altered", end)
+	}
+	i := 1
+	for ; i < len(lines)-1 && lines[i] != ""; i++ {
+		if !strings.Contains(lines[i], ": ") {
+			// No blank line after the headers, or a broken header.
+			return nil, errorf(ErrMalformed, "armor: line %d is neither a header nor the blank line before the data", i+1)
+		}
+	}
+	if i >= len(lines)-1 {
+		return nil, errorf(ErrMalformed, "armor: no data; the file was cut")
+	}
+	var body strings.Builder
+	var crc string
+	for i++; i < len(lines)-1; i++ {
+		l := lines[i]
+		if strings.HasPrefix(l, "=") {
+			if crc != "" || i != len(lines)-2 {
+				return nil, errorf(ErrMalformed, "armor: the checksum line must come last, once")
+			}
+			crc = l[1:]
+			continue
+		}
+		body.WriteString(l)
+	}
+	if body.Len() > MaxEncodedSize {
+		return nil, errorf(ErrTooLarge, "armored message is larger than %d bytes", MaxEncodedSize)
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(body.String())
 	if err != nil {
-		return nil, errorf(ErrMalformed, "armor: %v; the file was cut or altered", err)
+		return nil, errorf(ErrMalformed, "armor: data is not Base64; the file was altered")
+	}
+	if crc != "" {
+		want, err := base64.StdEncoding.Strict().DecodeString(crc)
+		got := crc24(b)
+		if err != nil || len(want) != 3 || want[0] != byte(got>>16) || want[1] != byte(got>>8) || want[2] != byte(got) {
+			return nil, errorf(ErrMalformed, "armor: checksum does not match; the file was altered or damaged")
+		}
 	}
 	if len(b) > MaxArtifactSize {
 		return nil, errorf(ErrTooLarge, "message is larger than %d bytes", MaxArtifactSize)
 	}
 	return b, nil
+}
+
+// crc24 is the OpenPGP armor checksum (RFC 4880, section 6.1).
+func crc24(b []byte) uint32 {
+	crc := uint32(0xB704CE)
+	for _, c := range b {
+		crc ^= uint32(c) << 16
+		for i := 0; i < 8; i++ {
+			crc <<= 1
+			if crc&0x1000000 != 0 {
+				crc ^= 0x1864CFB
+			}
+		}
+	}
+	return crc & 0xFFFFFF
 }
 
 // Armor returns the ASCII-armored form of a binary message. The comment

@@ -122,7 +122,9 @@ type Artifact struct {
 // the pinned set by full fingerprint; a creation time no later than Now
 // plus Skew; the signature itself; the signing key valid (not expired, not
 // revoked) both when it signed and at Now; then the payload's format, kind
-// and fields. The error matches exactly one of the package's sentinels.
+// and fields. The error matches exactly one of the package's sentinels,
+// except when opts itself is incomplete (no keys, kinds or time), which is
+// a programming error reported as such.
 func Verify(input []byte, opts VerifyOptions) (*Artifact, error) {
 	if opts.Keys == nil || len(opts.Keys.keys) == 0 {
 		return nil, fmt.Errorf("format: verify: no pinned keys")
@@ -150,10 +152,15 @@ func Verify(input []byte, opts VerifyOptions) (*Artifact, error) {
 		}
 		return nil, errorf(ErrUnknownSigner, "signed by %s, which is not a trusted key here", who)
 	}
+	if pk := key.issuerKey(m.sig.IssuerFingerprint, *m.sig.IssuerKeyId); pk != nil {
+		if err := checkKeyAlgorithm(pk); err != nil {
+			return nil, err
+		}
+	}
 	if ahead := m.sig.CreationTime.Sub(opts.Now); ahead > skew {
 		return nil, &ClockBehindError{SignedAt: m.sig.CreationTime, By: ahead}
 	}
-	if err := verifyCrypto(m, key, opts.Now, skew); err != nil {
+	if err := verifyCrypto(m, key, opts.Now); err != nil {
 		return nil, err
 	}
 	p, err := decodePayloadAs(m.literal, opts.Kinds)
@@ -177,9 +184,17 @@ var weakHashes = map[crypto.Hash]bool{crypto.MD5: true, crypto.SHA1: true, crypt
 // verifyCrypto runs go-crypto's openpgp/v2 verification with only the
 // candidate key in the key ring, reads the body to EOF (the verdict exists
 // only then) and decides from the typed result alone.
-func verifyCrypto(m *signedMessage, key *PublicKey, now time.Time, skew time.Duration) error {
+func verifyCrypto(m *signedMessage, key *PublicKey, now time.Time) error {
+	// Judge validity at the trusted time, or at the signature's time when
+	// it is (within the skew) later: go-crypto reports a signature dated
+	// after its clock as expired, and a key created seconds before it
+	// signed would otherwise have no valid self-signature yet.
+	at := now
+	if m.sig.CreationTime.After(at) {
+		at = m.sig.CreationTime
+	}
 	cfg := &packet.Config{
-		Time:                        func() time.Time { return now.Add(skew) },
+		Time:                        func() time.Time { return at },
 		RejectHashAlgorithms:        weakHashes,
 		RejectMessageHashAlgorithms: weakHashes,
 		MinRSABits:                  MinRSABits,
@@ -198,7 +213,7 @@ func verifyCrypto(m *signedMessage, key *PublicKey, now time.Time, skew time.Dur
 	case !md.IsVerified:
 		return errorf(ErrBadSignature, "signature was not checked")
 	case md.SignatureError != nil:
-		return signatureError(md.SignatureError)
+		return signatureError(keyState(key, *m.sig.IssuerKeyId, m.sig.CreationTime, cfg, md.SignatureError))
 	case md.SignedBy == nil || md.Signature == nil || md.SignedBy.Entity == nil:
 		return errorf(ErrBadSignature, "no valid signature")
 	case !bytes.Equal(md.SignedBy.Entity.PrimaryKey.Fingerprint, key.e.PrimaryKey.Fingerprint):
@@ -220,16 +235,39 @@ func verifyCrypto(m *signedMessage, key *PublicKey, now time.Time, skew time.Dur
 	// go-crypto judged the key at the signature's creation time. An
 	// expired or revoked key must not be trusted today either: whoever
 	// holds an old key could backdate a signature.
-	if _, err := key.e.VerifyPrimaryKey(now, cfg); err != nil {
+	if _, err := key.e.VerifyPrimaryKey(at, cfg); err != nil {
 		return signatureError(err)
 	}
-	if _, ok := key.e.SigningKeyById(now, md.SignedBy.PublicKey.KeyId, cfg); !ok {
-		return errorf(ErrKeyExpired, "the signing key %s is not valid at %s", key.Fingerprint(), now.UTC().Format(time.RFC3339))
+	if _, ok := key.e.SigningKeyById(at, md.SignedBy.PublicKey.KeyId, cfg); !ok {
+		return signatureError(keyState(key, md.SignedBy.PublicKey.KeyId, at, cfg,
+			errorf(ErrKeyExpired, "the signing key %s is not valid at %s", key.Fingerprint(), at.UTC().Format(time.RFC3339))))
 	}
 	return nil
 }
 
+// keyState explains a failure in terms of the signing key when the key is
+// the reason: a revoked or expired primary key or signing subkey. It
+// returns fallback otherwise.
+func keyState(key *PublicKey, id uint64, at time.Time, cfg *packet.Config, fallback error) error {
+	if _, err := key.e.VerifyPrimaryKey(at, cfg); err != nil {
+		return err
+	}
+	for i := range key.e.Subkeys {
+		sk := &key.e.Subkeys[i]
+		if sk.PublicKey.KeyId == id {
+			if _, err := sk.Verify(at, cfg); err != nil {
+				return err
+			}
+		}
+	}
+	return fallback
+}
+
 func signatureError(err error) error {
+	var own *detailError
+	if errors.As(err, &own) {
+		return err
+	}
 	switch {
 	case errors.Is(err, pgperrors.ErrKeyExpired):
 		return errorf(ErrKeyExpired, "the signing key has expired; the vendor must re-issue with a current key")

@@ -414,3 +414,23 @@ func dearmorKey(data []byte, blockType string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// issuerKey returns the primary key or subkey of k that the signature's
+// issuer names (by fingerprint, or key ID without one).
+func (k *PublicKey) issuerKey(fpr []byte, id uint64) *packet.PublicKey {
+	match := func(pk *packet.PublicKey) bool {
+		if len(fpr) > 0 {
+			return bytes.Equal(pk.Fingerprint, fpr)
+		}
+		return pk.KeyId == id
+	}
+	if match(k.e.PrimaryKey) {
+		return k.e.PrimaryKey
+	}
+	for _, sk := range k.e.Subkeys {
+		if match(sk.PublicKey) {
+			return sk.PublicKey
+		}
+	}
+	return nil
+}

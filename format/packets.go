@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"crypto"
+	"errors"
 	"fmt"
 	"io"
 
@@ -49,10 +50,17 @@ func scanPackets(b []byte) (pkts []rawPacket, bad int, err error) {
 		off += n
 	}
 	if off < len(b) {
-		return pkts, off, fmt.Errorf("more than %d packets", maxPackets)
+		return pkts, off, errTooManyPackets
 	}
 	return pkts, off, nil
 }
+
+// errTooManyPackets stops a scan at maxPackets.
+var errTooManyPackets = fmt.Errorf("more than %d packets", maxPackets)
+
+// errNonMinimal reports a packet length written with more octets than it
+// needs: a second encoding of the same packet.
+var errNonMinimal = errors.New("packet length is not minimally encoded")
 
 // scanError reports a packet that could not be read, with its tag when
 // the header was readable (0 otherwise).
@@ -86,12 +94,18 @@ func scanOne(b []byte) (rawPacket, int, error) {
 				return p, 0, io.ErrUnexpectedEOF
 			}
 			n = int(b[1])<<8 | int(b[2])
+			if n < 1<<8 {
+				return p, 0, errNonMinimal
+			}
 		case 2:
 			hl = 5
 			if len(b) < hl {
 				return p, 0, io.ErrUnexpectedEOF
 			}
 			n = int(uint32(b[1])<<24 | uint32(b[2])<<16 | uint32(b[3])<<8 | uint32(b[4]))
+			if n < 1<<16 {
+				return p, 0, errNonMinimal
+			}
 		default:
 			return p, 0, fmt.Errorf("indeterminate packet length")
 		}
@@ -122,6 +136,9 @@ func scanOne(b []byte) (rawPacket, int, error) {
 			}
 			n = int(uint32(b[off+1])<<24 | uint32(b[off+2])<<16 | uint32(b[off+3])<<8 | uint32(b[off+4]))
 			off += 5
+			if n < 8384 {
+				return p, 0, errNonMinimal
+			}
 		default: // partial body length: a chunk, then another length
 			p.partial = true
 			n = 1 << (c & 0x1f)
@@ -158,6 +175,9 @@ func parseStructure(bin []byte) (*signedMessage, error) {
 	tags := make([]int, len(pkts))
 	for i, p := range pkts {
 		tags[i] = p.tag
+	}
+	if scanErr == errTooManyPackets {
+		return nil, checkSequence(tags)
 	}
 	if scanErr != nil {
 		if se, ok := scanErr.(*scanError); ok && (se.tag == tagCompressed || se.tag == tagMarker) {
@@ -294,8 +314,8 @@ func hashName(h crypto.Hash) string {
 // checkCanonical refuses the bits of a message that no signature covers
 // and that could otherwise be flipped without notice: the one-pass
 // signature's "last" flag must be set, and the literal data packet must be
-// binary ('b'), with no file name, dated 0 or at the signature's time. gpg
-// writes exactly that when it signs standard input.
+// binary ('b'), with no file name, dated 0 or in the few minutes up to the
+// signature's time. gpg writes that when it signs standard input.
 func checkCanonical(ops *packet.OnePassSignature, lit *packet.LiteralData, sig *packet.Signature) error {
 	switch {
 	case !ops.IsLast:
@@ -304,11 +324,16 @@ func checkCanonical(ops *packet.OnePassSignature, lit *packet.LiteralData, sig *
 		return errorf(ErrPacketSequence, "literal data is marked %q; airlock artifacts are binary ('b')", lit.Format)
 	case lit.FileName != "":
 		return errorf(ErrPacketSequence, "literal data carries a file name; sign from standard input (gpg --sign < payload.json)")
-	case lit.Time != 0 && int64(lit.Time) != sig.CreationTime.Unix():
-		return errorf(ErrPacketSequence, "literal data date differs from the signature's; it must be 0 or the signing time")
+	case lit.Time != 0 && (int64(lit.Time) > sig.CreationTime.Unix() || int64(lit.Time) < sig.CreationTime.Unix()-literalDateWindow):
+		return errorf(ErrPacketSequence, "literal data date is not 0 and not just before the signature's time")
 	}
 	return nil
 }
+
+// literalDateWindow is how long (seconds) before the signature a signer may
+// date the literal data: gpg dates it when it starts reading, so a second
+// may tick over before it signs.
+const literalDateWindow = 300
 
 // checkSignatureEncoding requires the signature values of a v4 signature
 // to be encoded canonically: go-crypto tolerates a wrong MPI bit count,
@@ -322,7 +347,16 @@ func checkSignatureEncoding(raw []byte, sig *packet.Signature) error {
 		if off+2 > len(body) {
 			return errorf(ErrMalformed, "signature packet is truncated")
 		}
-		off += 2 + (int(body[off])<<8 | int(body[off+1]))
+		n := int(body[off])<<8 | int(body[off+1])
+		if i == 1 && n > 0 {
+			if off+2+n > len(body) {
+				return errorf(ErrMalformed, "signature packet is truncated")
+			}
+			if err := checkUnhashed(body[off+2:off+2+n], sig); err != nil {
+				return err
+			}
+		}
+		off += 2 + n
 	}
 	off += 2
 	if off > len(body) {
@@ -369,4 +403,24 @@ func bitLen(b byte) int {
 		n++
 	}
 	return n
+}
+
+// checkUnhashed allows in a signature's unhashed area (which the signature
+// does not cover) only what gpg writes there: one issuer key ID subpacket
+// equal to the signature's issuer.
+func checkUnhashed(area []byte, sig *packet.Signature) error {
+	bad := errorf(ErrPacketSequence, "signature carries unsigned subpackets other than its issuer")
+	// One subpacket: a one-octet length of 9, type 16 (issuer key ID), and
+	// the eight-octet key ID.
+	if len(area) != 10 || area[0] != 9 || area[1] != 16 || sig.IssuerKeyId == nil {
+		return bad
+	}
+	var id uint64
+	for _, b := range area[2:] {
+		id = id<<8 | uint64(b)
+	}
+	if id != *sig.IssuerKeyId {
+		return bad
+	}
+	return nil
 }

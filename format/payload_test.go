@@ -85,6 +85,8 @@ func TestPayloadStrict(t *testing.T) {
 		{"trailing data", s + `{}`, `after the JSON object`, ErrMalformed},
 		{"invalid UTF-8", edit(`"Ada Admin"`, "\"Ada \xff\""), `UTF-8`, ErrMalformed},
 		{"control character", edit(`"Ada Admin"`, `"Ada\u0007Admin"`), `control character`, ErrMalformed},
+		{"bidi override", edit(`"Ada Admin"`, `"Ada\u202eAdmin"`), `text-direction`, ErrMalformed},
+		{"type names the field", edit(`"clients":2`, `"clients":"2"`), `field "limits.clients": want int`, ErrMalformed},
 		{"array top level", `[` + s + `]`, `not a JSON object`, ErrMalformed},
 		{"deep nesting", edit(`{"clients":2}`, `{"clients":{"a":{"b":{"c":1}}}}`), `nests deeper`, ErrMalformed},
 		{"threshold too low", edit(`"threshold":2`, `"threshold":1`), `threshold`, ErrMalformed},

@@ -76,6 +76,10 @@ func NewProductKey(rand io.Reader) (ProductKey, error) {
 	if _, err := io.ReadFull(rand, serial[:]); err != nil {
 		return ProductKey{}, fmt.Errorf("format: generate product key: %w", err)
 	}
+	if [12]byte(serial[:12]) == [12]byte{} && serial[12]&0xf0 == 0 {
+		// The all-zero key is refused by ParseProductKey; a 2^-100 event.
+		return ProductKey{}, fmt.Errorf("format: generate product key: the random source returned zeros")
+	}
 	var k ProductKey
 	bit := 0
 	for g := 0; g < productKeyGroups; g++ {
@@ -102,6 +106,14 @@ func NewProductKey(rand io.Reader) (ProductKey, error) {
 // it: case does not matter, dashes and spaces are optional, O reads as 0
 // and I or L as 1. The error names the group that looks wrong.
 func ParseProductKey(s string) (ProductKey, error) {
+	k, err := parseProductKey(s)
+	if err != nil {
+		return ProductKey{}, err
+	}
+	return k, nil
+}
+
+func parseProductKey(s string) (ProductKey, error) {
 	var k ProductKey
 	n := 0
 	for _, r := range s {
@@ -140,6 +152,9 @@ func ParseProductKey(s string) (ProductKey, error) {
 			return k, &ProductKeyError{Group: g + 1, Reason: fmt.Sprintf("(%s) has a typo; compare it with the key you were given", k.group(g))}
 		}
 	}
+	if k.IsZero() {
+		return k, &ProductKeyError{Reason: "is all zeros, which is never issued"}
+	}
 	return k, nil
 }
 
@@ -163,5 +178,5 @@ func (k ProductKey) String() string {
 	return b.String()
 }
 
-// IsZero reports whether k is the zero value (not a parsed key).
+// IsZero reports whether k is the zero value, which is never a valid key.
 func (k ProductKey) IsZero() bool { return k == ProductKey{} }

@@ -98,12 +98,16 @@ func TestProductKeyErrors(t *testing.T) {
 		{k + "7", 0, "has 26 characters"},
 		{k[:6] + "U" + k[7:], 2, "has a U"},
 		{k[:12] + "!" + k[13:], 3, `has '!'`},
+		{"00000-00000-00000-00000-00000", 0, "all zeros"},
 	}
 	for _, c := range cases {
 		_, err := ParseProductKey(c.in)
 		var pe *ProductKeyError
 		if !errors.As(err, &pe) || pe.Group != c.group || !strings.Contains(err.Error(), c.text) {
 			t.Errorf("ParseProductKey(%q) = %v; want group %d containing %q", c.in, err, c.group, c.text)
+		}
+		if got, _ := ParseProductKey(c.in); !got.IsZero() {
+			t.Errorf("ParseProductKey(%q) returned a key with its error", c.in)
 		}
 	}
 }

@@ -72,8 +72,10 @@ func (c *jsonChecker) object(path string, depth int) error {
 	if depth > maxJSONDepth {
 		return errorf(ErrMalformed, "payload nests deeper than %d levels at %q", maxJSONDepth, path)
 	}
-	c.i++ // '{'
-	var seen [maxJSONMembers][2]int // offsets of the names seen so far
+	c.i++ // past '{'
+	// Offsets of the names seen so far: no allocation, and the bound on
+	// members keeps the duplicate search short.
+	var seen [maxJSONMembers][2]int
 	n := 0
 	c.ws()
 	if c.i < len(c.b) && c.b[c.i] == '}' {
@@ -307,7 +309,13 @@ func decodeChecked(b []byte, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &te):
-			return errorf(ErrMalformed, "field %q: want %s, found %s", te.Field, te.Type, te.Value)
+			field := te.Field
+			if strings.HasPrefix(field, "plain") {
+				// The embedded type that carries the fields is an
+				// implementation detail: "plainResponse.limits.clients".
+				_, field, _ = strings.Cut(field, ".")
+			}
+			return errorf(ErrMalformed, "field %q: want %s, found %s", field, te.Type, te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name := strings.TrimPrefix(err.Error(), "json: unknown field ")
 			return errorf(ErrMalformed, "unknown field %s; this version of airlock does not know it", name)

@@ -180,8 +180,16 @@ func validText(field, s string, max int) error {
 		return fieldError(field, "has leading or trailing spaces")
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		switch {
+		case r == utf8.RuneError:
+			return fieldError(field, "contains an invalid character")
+		case unicode.IsControl(r):
 			return fieldError(field, "contains a control character")
+		case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F,
+			r == 0x200B, r == 0xFEFF, r == 0x061C:
+			// Bidirectional overrides and invisible characters make a
+			// licensee look like another in the ledger and in status output.
+			return fieldError(field, "contains an invisible or text-direction character")
 		}
 	}
 	return nil
