@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
 // Cases found in review: each is a message that a lax verifier accepts, or

@@ -34,21 +34,31 @@
 //     "last" flag byte exactly 1; its key ID, hash and algorithm MUST equal
 //     the signature's.
 //   - literal data (tag 11): format 'b', an empty file name, and date 0 or
-//     the signature's creation time. The body is the payload. (gpg writes
-//     this when it signs standard input, or with --set-filename "".)
+//     at most five minutes before the signature's creation time. The body
+//     is the payload. (gpg writes this when it signs standard input, or
+//     with --set-filename "".)
 //   - signature (tag 2): version 4 (RFC 9580 version 6 signatures are not
 //     part of format version 1), type 0x00 (binary document), hash
-//     SHA-256, SHA-384 or SHA-512, public-key algorithm Ed25519 (22 with the Ed25519 curve, or 27) or RSA
-//     of at least 3072 bits, with an issuer key ID and SHOULD carry an
-//     issuer fingerprint subpacket. Signature values MUST be canonical
-//     multiprecision integers (no leading zero bits), and the two-byte hash
-//     tag MUST match.
+//     SHA-256, SHA-384 or SHA-512, public-key algorithm Ed25519 (22 with
+//     the Ed25519 curve, or 27) or RSA of at least 3072 bits, with an
+//     issuer key ID, and SHOULD carry an issuer fingerprint subpacket. The
+//     unhashed subpacket area MUST be empty or hold exactly one issuer key
+//     ID subpacket equal to the issuer (as gpg writes). Signature values
+//     MUST be canonical multiprecision integers (no leading zero bits), and
+//     the two-byte hash tag MUST match.
+//
+// Packet lengths MUST be minimally encoded; partial lengths are allowed for
+// the literal data only.
 //
 // Compressed data, marker packets, a second signature, a text-mode
 // signature, trailing bytes and cleartext-signed messages are refused
-// ([ErrPacketSequence]); a message with no signature is [ErrUnsigned]. The
-// canonical-form rules leave no bit outside the signature that can be
-// changed without the message being refused.
+// ([ErrPacketSequence]); a message with no signature is [ErrUnsigned].
+//
+// These rules leave no bit of a message that airlock writes which can be
+// changed without the message being refused (a test flips every one).
+// Other signers may choose legacy or new packet headers, partial lengths
+// and the literal date, so an artifact's identity is the SHA-256 of its
+// payload ([Artifact].Digest), never its bytes.
 //
 // # Verification
 //
@@ -78,8 +88,8 @@
 // host passes the later of its clock and the highest time its store has
 // seen.
 //
-// Every error [Verify] returns matches exactly one of the package's
-// sentinel errors with [errors.Is] and reads as one line.
+// Every error [Verify] returns for bad input matches exactly one of the
+// package's sentinel errors with [errors.Is] and reads as one line.
 //
 // # Payload grammar
 //
@@ -141,8 +151,10 @@
 // whitespace is ignored:
 //
 //   - binary: the raw packets;
-//   - armored: OpenPGP ASCII armor of type "PGP MESSAGE" (the default for
-//     files); headers are ignored;
+//   - armored: exactly one OpenPGP ASCII armor block of type "PGP
+//     MESSAGE" (the default for files): the BEGIN line, "Key: Value"
+//     headers (ignored), a blank line, Base64, an optional CRC-24 line that
+//     MUST match, the END line, and nothing else but whitespace;
 //   - QR text: "AL1:" followed by Base45 (RFC 9285) of the raw DEFLATE
 //     (RFC 1951) compression of the binary message. Every character is in
 //     the QR alphanumeric set, so a QR code of it uses alphanumeric mode and
