@@ -1,0 +1,37 @@
+# airlock: each target is one or two commands; see README.md.
+GO       ?= go
+FUZZTIME ?= 30s
+
+.PHONY: all build test demo fuzz bench vectors lint
+
+all: build test
+
+build:
+	$(GO) build ./...
+
+# What CI runs: vet, then every test with the race detector (fuzz seeds included).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -timeout 9m ./...
+
+# The whole story so far, in a temporary directory, narrated.
+demo:
+	$(GO) run ./internal/demo
+
+# Each fuzz target for FUZZTIME (default 30s): make fuzz FUZZTIME=10m
+fuzz:
+	for t in $$($(GO) test -list '^Fuzz' ./format | grep '^Fuzz'); do \
+		$(GO) test ./format -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+# Benchmarks, and the ratio of a full response verification to a raw Ed25519 one (target: <= 2).
+bench:
+	$(GO) test ./format -run '^$$' -bench . -benchmem -count 3 | tee /tmp/airlock-bench.txt
+	awk '/^BenchmarkVerifyResponse/{v+=$$3;n++} /^BenchmarkVerifyRawEd25519/{r+=$$3;m++} END{printf "\nverify response / raw Ed25519 = %.2fx (target <= 2)\n", (v/n)/(r/m)}' /tmp/airlock-bench.txt
+
+# Regenerate format/testdata (vectors; fixture keys only where missing).
+vectors:
+	$(GO) test ./format -run 'TestVectors$$|TestRSAKeys' -update
+
+lint:
+	$(GO) vet ./...
+	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
