@@ -108,6 +108,11 @@ func GenerateKey(opts KeyOptions) (*PrivateKey, error) {
 		return nil, fmt.Errorf("format: generate key: lifetime out of range")
 	}
 	now := opts.Now.UTC().Truncate(time.Second)
+	// No salt notation in the self-signature: it guards deterministic
+	// EdDSA against fault attacks on a signer that signs many messages, and
+	// a key's one self-signature gains nothing from it, while its 52 bytes
+	// travel in every request (and its QR code).
+	noSalt := false
 	cfg := &packet.Config{
 		Algorithm:       packet.PubKeyAlgoEdDSA,
 		Curve:           packet.Curve25519,
@@ -115,6 +120,8 @@ func GenerateKey(opts KeyOptions) (*PrivateKey, error) {
 		Time:            func() time.Time { return now },
 		Rand:            opts.Rand,
 		KeyLifetimeSecs: uint32(opts.Lifetime / time.Second),
+
+		NonDeterministicSignaturesViaNotation: &noSalt,
 	}
 	e, err := openpgp.NewEntity(opts.Name, "", opts.Email, cfg)
 	if err != nil {
