@@ -167,16 +167,21 @@ func Verify(input []byte, opts VerifyOptions) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
+	a := newArtifact(m, p, enc)
+	a.Signer = key
+	return a, nil
+}
+
+func newArtifact(m *signedMessage, p Payload, enc Encoding) *Artifact {
 	return &Artifact{
 		Kind:     p.Kind(),
 		Payload:  p,
 		Signed:   m.literal,
 		Digest:   sha256.Sum256(m.literal),
-		Signer:   key,
 		SignedAt: m.sig.CreationTime,
 		Encoding: enc,
-		Binary:   bin,
-	}, nil
+		Binary:   m.bin,
+	}
 }
 
 var weakHashes = map[crypto.Hash]bool{crypto.MD5: true, crypto.SHA1: true, crypto.RIPEMD160: true, crypto.SHA224: true}
@@ -320,15 +325,7 @@ func DecodeUnverified(input []byte) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Artifact{
-		Kind:     p.Kind(),
-		Payload:  p,
-		Signed:   m.literal,
-		Digest:   sha256.Sum256(m.literal),
-		SignedAt: m.sig.CreationTime,
-		Encoding: enc,
-		Binary:   bin,
-	}, nil
+	return newArtifact(m, p, enc), nil
 }
 
 // VerifyRequest verifies a request against the host key it carries: the

@@ -142,20 +142,27 @@ func (c *jsonChecker) object(path string, depth int) error {
 		} else if err := c.value(name, depth); err != nil {
 			return err
 		}
-		c.ws()
-		if c.i >= len(c.b) {
-			return c.syntax("")
-		}
-		switch c.b[c.i] {
-		case ',':
-			c.i++
-		case '}':
-			c.i++
-			return nil
-		default:
-			return c.syntax("expected ',' or '}'")
+		if done, err := c.separator('}'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// separator reads the ',' between members or elements, or the closing
+// bracket, reporting done when it was the closing one.
+func (c *jsonChecker) separator(closing byte) (done bool, err error) {
+	c.ws()
+	switch {
+	case c.i >= len(c.b):
+		return false, c.syntax("")
+	case c.b[c.i] == ',':
+		c.i++
+		return false, nil
+	case c.b[c.i] == closing:
+		c.i++
+		return true, nil
+	}
+	return false, c.syntax("expected ',' or '" + string(closing) + "'")
 }
 
 func validJSONKey(k []byte) bool {
@@ -193,18 +200,8 @@ func (c *jsonChecker) value(path string, depth int) error {
 			if err := c.value(path+"[]", depth+1); err != nil {
 				return err
 			}
-			c.ws()
-			if c.i >= len(c.b) {
-				return c.syntax("")
-			}
-			switch c.b[c.i] {
-			case ',':
-				c.i++
-			case ']':
-				c.i++
-				return nil
-			default:
-				return c.syntax("expected ',' or ']'")
+			if done, err := c.separator(']'); done || err != nil {
+				return err
 			}
 		}
 	case ch == '"':
