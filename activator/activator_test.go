@@ -1,0 +1,473 @@
+package activator
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airlock-license/airlock/format"
+)
+
+// The tests play the vendor with package format and the fixture vendor key
+// that format's test vectors use (TEST ONLY).
+
+var t0 = time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+
+type env struct {
+	t      *testing.T
+	cfg    Config
+	clock  *testClock
+	vendor *format.PrivateKey
+	host   map[string]string // raw identifiers of the simulated machine
+}
+
+func fixtureKey(t testing.TB, name string) *format.PrivateKey {
+	b, err := os.ReadFile(filepath.Join("..", "format", "testdata", "keys", name+".sec.asc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := format.ParsePrivateKey(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{t: t, clock: &testClock{now: t0}, vendor: fixtureKey(t, "vendor"),
+		host: map[string]string{"machine-id": "m-1", "mac": "52:54:00:12:34:56", "root-disk": "ef53:0011223344556677"}}
+	e.cfg = Config{
+		Dir: filepath.Join(t.TempDir(), "store"), VendorKeys: format.NewKeySet(e.vendor.Public()),
+		Product: "astera", Version: "9.1.0", Now: e.clock.Now, LockWait: 2 * time.Second,
+		PollInterval: 10 * time.Millisecond,
+	}
+	e.cfg.fingerprint = e.fingerprint
+	return e
+}
+
+// fingerprint returns the simulated machine's fingerprint.
+func (e *env) fingerprint(product string) *HostFingerprint {
+	h := &HostFingerprint{Product: product}
+	names := make([]string, 0, len(e.host))
+	for n := range e.host {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		h.Components = append(h.Components, ComponentStatus{Name: n, Hash: format.HashComponent(product, e.host[n]), State: Found})
+	}
+	return h
+}
+
+func (e *env) store() *Store {
+	e.t.Helper()
+	s, err := OpenStore(e.cfg, true)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+const testProductKey = "C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH"
+
+func (e *env) request(s *Store) *Request {
+	e.t.Helper()
+	r, err := s.Request(RequestOptions{Name: "Ada Admin", Organization: "Example Bank", ProductKey: testProductKey})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// respond plays the licence desk: it verifies the request and signs a
+// response; edit may change the response before signing.
+func (e *env) respond(req []byte, edit func(*format.Response)) []byte {
+	e.t.Helper()
+	now := e.clock.Now()
+	a, r, err := format.VerifyRequest(req, now)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	id, _ := format.NewID(rand.Reader)
+	fp := r.Fingerprint
+	fp.Threshold = format.DefaultThreshold(len(fp.Components))
+	resp := &format.Response{
+		LicenseID: id, RequestID: r.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
+		Product: r.Product, Versions: []int{9}, Licensee: r.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(),
+		Fingerprint: fp, Features: []string{"workflow", "dataflow"}, Limits: format.Limits{Clients: 2},
+	}
+	if edit != nil {
+		edit(resp)
+	}
+	msg, err := format.Sign(e.vendor, resp, now)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return format.Armor(msg, format.KindResponse)
+}
+
+func TestRequestImportStatus(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	if len(req.Components) != 3 || req.QRText[:4] != "AL1:" {
+		t.Fatalf("request: %+v", req.Components)
+	}
+	st, _ := s.Status()
+	if st.State != StateInactive {
+		t.Fatalf("before import: %s", st.State)
+	}
+	res, err := s.Import(e.respond(req.Binary, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = res.Status
+	if st.State != StateActive || st.Clients != 2 || len(st.Features) != 2 || st.Features[0] != "dataflow" || !st.Enabled("workflow") || st.Enabled("subflow") {
+		t.Fatalf("after import: %+v", st)
+	}
+	if st.Licenses[0].Licensee.Name != "Ada Admin" {
+		t.Fatalf("licensee: %+v", st.Licenses[0])
+	}
+	// The state survives closing and reopening, and is re-verified.
+	s.Close()
+	s2 := e.store()
+	st, err = s2.Status()
+	if err != nil || st.State != StateActive {
+		t.Fatalf("reopened: %v %+v", err, st)
+	}
+}
+
+func TestProductKeyTypoWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	_, err := s.Request(RequestOptions{Name: "Ada", Organization: "Bank", ProductKey: "C5MQ3-4V3FV-CDNJV-0SBR0-C5PHQ"})
+	if !errors.Is(err, ErrProductKey) || !errors.Is(err, format.ErrProductKey) {
+		t.Fatalf("typo: %v", err)
+	}
+	st, _ := s.state()
+	if st.hostKey != nil || len(st.requests) != 0 {
+		t.Fatal("a refused request wrote to the store")
+	}
+}
+
+// storeDump returns every key and value except the audit log, to show
+// that a refusal changed nothing.
+func storeDump(t *testing.T, s *Store) string {
+	st, err := s.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.Write(st.hostKey)
+	b.Write(st.revocations)
+	keys := func(m map[format.ID][]byte) {
+		var ids []string
+		for id := range m {
+			ids = append(ids, string(id))
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			b.WriteString(id)
+			b.Write(m[format.ID(id)])
+		}
+	}
+	keys(st.requests)
+	keys(st.responses)
+	for p, id := range st.active {
+		b.WriteString(p + "=" + string(id))
+	}
+	for id := range st.consumed {
+		b.WriteString("c" + string(id))
+	}
+	for id := range st.deactivated {
+		b.WriteString("d" + string(id))
+	}
+	return b.String()
+}
+
+func TestImportRefusals(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(e *env, s *Store, req *Request) []byte
+		want  error
+	}{
+		{"tampered", func(e *env, s *Store, req *Request) []byte {
+			b := e.respond(req.Binary, nil)
+			a, _ := format.DecodeUnverified(b)
+			return bytes.Replace(a.Binary, []byte(`"clients":2`), []byte(`"clients":9`), 1)
+		}, format.ErrBadSignature},
+		{"another store's request", func(e *env, s *Store, req *Request) []byte {
+			other := newEnv(e.t)
+			return e.respond(other.request(other.store()).Binary, nil)
+		}, ErrNotRequested},
+		{"request as response", func(e *env, s *Store, req *Request) []byte { return req.Armored }, format.ErrUnknownSigner},
+		{"wrong product", func(e *env, s *Store, req *Request) []byte {
+			return e.respond(req.Binary, func(r *format.Response) { r.Product = "other-product" })
+		}, ErrWrongProduct},
+		{"version not licensed", func(e *env, s *Store, req *Request) []byte {
+			return e.respond(req.Binary, func(r *format.Response) { r.Versions = []int{7, 8} })
+		}, ErrVersionNotLicensed},
+		{"expired", func(e *env, s *Store, req *Request) []byte {
+			end := format.NewTime(t0.Add(-time.Hour))
+			return e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })
+		}, ErrExpired},
+		{"not yet valid", func(e *env, s *Store, req *Request) []byte {
+			start := format.NewTime(t0.Add(48 * time.Hour))
+			return e.respond(req.Binary, func(r *format.Response) { r.NotBefore = &start })
+		}, ErrNotYetValid},
+		{"other host key", func(e *env, s *Store, req *Request) []byte {
+			return e.respond(req.Binary, func(r *format.Response) { r.HostKeyFingerprint = fixtureKey(e.t, "other").Fingerprint() })
+		}, ErrWrongHostKey},
+		{"digest of another request", func(e *env, s *Store, req *Request) []byte {
+			return e.respond(req.Binary, func(r *format.Response) { r.RequestDigest = format.Digest{1} })
+		}, ErrNotRequested},
+		{"other machine", func(e *env, s *Store, req *Request) []byte {
+			b := e.respond(req.Binary, nil)
+			e.host = map[string]string{"machine-id": "m-2", "mac": "52:54:00:99:99:99", "root-disk": "ef53:0011223344556677"}
+			return b
+		}, format.ErrHostMismatch},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			s := e.store()
+			req := e.request(s)
+			in := c.setup(e, s, req)
+			before := storeDump(t, s)
+			_, err := s.Import(in)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("want %v, got %v", c.want, err)
+			}
+			if msg := err.Error(); bytes.ContainsRune([]byte(msg), '\n') {
+				t.Errorf("message is not one line: %q", msg)
+			}
+			if storeDump(t, s) != before {
+				t.Error("a refused import changed the store")
+			}
+			if st, _ := s.Status(); st.State != StateInactive {
+				t.Errorf("state after refusal: %s", st.State)
+			}
+		})
+	}
+}
+
+func TestReplayDowngradeAndDeactivation(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req1 := e.request(s)
+	resp1 := e.respond(req1.Binary, nil)
+	e.clock.Set(t0.Add(time.Hour))
+	req2 := e.request(s)
+	resp2 := e.respond(req2.Binary, func(r *format.Response) { r.Features = append(r.Features, "subflow"); r.Limits.Clients = 5 })
+
+	if _, err := s.Import(resp2); err != nil {
+		t.Fatal(err)
+	}
+	// Re-importing the active licence is a no-op.
+	res, err := s.Import(resp2)
+	if err != nil || !res.Unchanged {
+		t.Fatalf("re-import: %v %+v", err, res)
+	}
+	// The older request's response is a downgrade.
+	if _, err := s.Import(resp1); !errors.Is(err, ErrDowngrade) {
+		t.Fatalf("downgrade: %v", err)
+	}
+	receipt, id, err := s.Deactivate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := format.Verify(receipt, format.VerifyOptions{Keys: format.NewKeySet(hostKeyOf(t, s).Public()), Kinds: []format.Kind{format.KindDeactivation}, Now: e.clock.Now()})
+	if err != nil || a.Payload.(*format.Deactivation).LicenseID != id {
+		t.Fatalf("receipt: %v", err)
+	}
+	if st, _ := s.Status(); st.State != StateInactive {
+		t.Fatalf("after deactivation: %s", st.State)
+	}
+	// The deactivated licence never comes back, and the older one answers
+	// a consumed... no: its request is still pending, but the store refuses
+	// nothing else about it; the deactivated one is refused by name.
+	if _, err := s.Import(resp2); !errors.Is(err, ErrDeactivated) {
+		t.Fatalf("replay after deactivation: %v", err)
+	}
+	if _, _, err := s.Deactivate(); !errors.Is(err, ErrNotActive) {
+		t.Fatalf("second deactivation: %v", err)
+	}
+}
+
+func hostKeyOf(t *testing.T, s *Store) *format.PrivateKey {
+	st, _ := s.state()
+	k, err := st.hostPublic()
+	if err != nil || k == nil {
+		t.Fatal("no host key")
+	}
+	return k
+}
+
+func (e *env) revocations(serial uint64, ids ...format.ID) []byte {
+	var rv []format.Revoked
+	for _, id := range ids {
+		rv = append(rv, format.Revoked{LicenseID: id, Reason: "test"})
+	}
+	if rv == nil {
+		rv = []format.Revoked{}
+	}
+	msg, err := format.Sign(e.vendor, &format.Revocations{Serial: serial, Issued: format.NewTime(e.clock.Now()), Revoked: rv}, e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return msg
+}
+
+func TestRevocations(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	res, err := s.Import(e.respond(req.Binary, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(e.revocations(2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(e.revocations(1, res.LicenseID)); !errors.Is(err, ErrStaleRevocations) {
+		t.Fatalf("older list: %v", err)
+	}
+	r, err := s.Import(e.revocations(3, res.LicenseID))
+	if err != nil || r.Status.State != StateRevoked || r.Status.Enabled("workflow") {
+		t.Fatalf("revoked: %v %+v", err, r)
+	}
+}
+
+func TestClockSetBackSuspends(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	end := format.NewTime(t0.AddDate(0, 1, 0))
+	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(t0.Add(-3 * time.Hour))
+	st, _ := s.Status()
+	if st.State != StateSuspended || st.Enabled("workflow") || len(st.Problems) != 1 {
+		t.Fatalf("clock set back: %+v", st)
+	}
+	e.clock.Set(t0.Add(time.Minute))
+	if st, _ := s.Status(); st.State != StateActive {
+		t.Fatalf("clock right again: %+v", st)
+	}
+	e.clock.Set(end.Time)
+	if st, _ := s.Status(); st.State != StateExpired {
+		t.Fatalf("at not_after: %+v", st)
+	}
+}
+
+func TestOpenWatchesStore(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	s.Close() // the product and the admin's commands never hold it together
+
+	lic, err := Open(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lic.Close()
+	if lic.Enabled("workflow") || lic.Snapshot().State != StateInactive {
+		t.Fatal("enabled before import")
+	}
+	changed := make(chan *Snapshot, 4)
+	lic.OnChange(func(old, new *Snapshot) { changed <- new })
+
+	s2, err := OpenStore(e.cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Import(e.respond(req.Binary, nil)); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	select {
+	case snap := <-changed:
+		if !snap.Enabled("workflow") || !lic.Enabled("workflow") {
+			t.Fatalf("after change: %+v", snap)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the running product did not notice the new licence")
+	}
+
+	seats := lic.Seats()
+	a, err1 := seats.Acquire("c1")
+	_, err2 := seats.Acquire("c2")
+	_, err3 := seats.Acquire("c3")
+	if err1 != nil || err2 != nil || !errors.Is(err3, ErrSeatLimit) {
+		t.Fatalf("seats: %v %v %v", err1, err2, err3)
+	}
+	a.Release()
+	a.Release()
+	if seats.InUse() != 1 {
+		t.Fatalf("in use: %d", seats.InUse())
+	}
+	if _, err := seats.Acquire("c3"); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+}
+
+func TestLockedStore(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.Command = "activator import"
+	s := e.store()
+	_ = s
+	cfg := e.cfg
+	cfg.LockWait = 200 * time.Millisecond
+	start := time.Now()
+	_, err := OpenStore(cfg, false)
+	var le *LockedError
+	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) || le.Holder == "" {
+		t.Fatalf("second writer: %v", err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 5*time.Second {
+		t.Errorf("waited %v", d)
+	}
+	t.Log(err)
+}
+
+func TestOpenWithoutStore(t *testing.T) {
+	e := newEnv(t)
+	lic, err := Open(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lic.Close()
+	if snap := lic.Snapshot(); snap.State != StateInactive || len(snap.Problems) != 1 {
+		t.Fatalf("%+v", snap)
+	}
+	if _, err := lic.Seats().Acquire("c"); !errors.Is(err, ErrNotActive) {
+		t.Fatalf("seat without licence: %v", err)
+	}
+}
+
+func BenchmarkEnabled(b *testing.B) {
+	l := &License{}
+	l.snap.Store(&Snapshot{State: StateActive, features: map[string]struct{}{"dataflow": {}, "workflow": {}}})
+	b.ReportAllocs()
+	for b.Loop() {
+		if !l.Enabled("workflow") {
+			b.Fatal("not enabled")
+		}
+	}
+}

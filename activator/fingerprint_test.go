@@ -1,0 +1,640 @@
+package activator
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/testutil"
+)
+
+const fpProduct = "astera"
+
+// Environment of the helper mode: the test binary re-executed (as nobody,
+// or on a simulated second machine) collects a fingerprint and prints it.
+const (
+	helperEnv   = "AIRLOCK_FINGERPRINT_HELPER" // "real" or "fake"
+	sourcesEnv  = "AIRLOCK_FINGERPRINT_SOURCES"
+	helperMark  = "AIRLOCK-FINGERPRINT: "
+	nobodyID    = "65534"
+	testMAC     = "52:54:00:12:34:56"
+	testUUID    = "4c4c4544-0042-3510-8051-b2c04f4e4d32"
+	testMachine = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+)
+
+// fakeSources mirrors hostSources for the child process.
+type fakeSources struct {
+	MachineIDPaths []string
+	DMIDir, NetDir string
+	StatfsPath     string
+}
+
+func (f fakeSources) sources() hostSources {
+	return hostSources{f.MachineIDPaths, f.DMIDir, f.NetDir, f.StatfsPath}
+}
+
+// TestFingerprintHelperProcess is not a test: it does nothing unless the
+// helper environment variable is set by one of the tests below, which run
+// the test binary again to collect a fingerprint in another process.
+func TestFingerprintHelperProcess(t *testing.T) {
+	var h *HostFingerprint
+	switch os.Getenv(helperEnv) {
+	case "":
+		return
+	case "real":
+		h = CollectFingerprint(fpProduct)
+	case "fake":
+		var f fakeSources
+		if err := json.Unmarshal([]byte(os.Getenv(sourcesEnv)), &f); err != nil {
+			t.Fatal(err)
+		}
+		h = collect(fpProduct, f.sources())
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s%s\n", helperMark, b)
+}
+
+// helperResult extracts the fingerprint a helper process printed.
+func helperResult(t *testing.T, stdout, stderr []byte) *HostFingerprint {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(stdout))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), helperMark); ok {
+			var h HostFingerprint
+			if err := json.Unmarshal([]byte(line), &h); err != nil {
+				t.Fatal(err)
+			}
+			return &h
+		}
+	}
+	t.Fatalf("helper printed no fingerprint\nstdout: %s\nstderr: %s", stdout, stderr)
+	return nil
+}
+
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format+" (required in CI)", args...)
+	}
+	t.Skipf(format+"; skipping", args...)
+}
+
+// sharedDir returns a new directory that every user may traverse (a
+// t.TempDir is not, its parents being 0700), for a child running as nobody.
+func sharedDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "airlock-fp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// asNobody runs this test binary in helper mode as user nobody (65534)
+// through setpriv and returns the fingerprint it collected.
+func asNobody(t *testing.T, env ...string) *HostFingerprint {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "running as nobody needs root (setpriv --reuid), this test runs as uid %d", os.Geteuid())
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		skipOrFail(t, "setpriv not found (on Debian: apt-get install util-linux): %v", err)
+	}
+	drop := []string{"--reuid=" + nobodyID, "--regid=" + nobodyID, "--clear-groups", "--"}
+	if out, err := exec.Command(setpriv, append(drop, "true")...).CombinedOutput(); err != nil {
+		skipOrFail(t, "setpriv cannot switch to uid %s here: %v: %s", nobodyID, err, bytes.TrimSpace(out))
+	}
+	// go test builds the binary in a 0700 directory; nobody runs a copy.
+	dir := sharedDir(t)
+	bin := filepath.Join(dir, "activator.test")
+	copyFile(t, mustExecutable(t), bin, 0o755)
+	cmd := exec.Command(setpriv, append(drop, bin, "-test.run=^TestFingerprintHelperProcess$", "-test.count=1")...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helper as nobody: %v\nstdout: %s\nstderr: %s", err, stdout.Bytes(), stderr.Bytes())
+	}
+	return helperResult(t, stdout.Bytes(), stderr.Bytes())
+}
+
+func mustExecutable(t *testing.T) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tree builds a fake sysfs and /etc under root.
+type tree struct {
+	t    *testing.T
+	root string
+}
+
+func newTree(t *testing.T, root string) *tree {
+	tr := &tree{t, root}
+	tr.mkdir("sys/class/net")
+	tr.mkdir("sys/devices/virtual/net")
+	tr.mkdir("etc")
+	return tr
+}
+
+func (tr *tree) path(rel string) string { return filepath.Join(tr.root, rel) }
+
+func (tr *tree) mkdir(rel string) {
+	if err := os.MkdirAll(tr.path(rel), 0o755); err != nil {
+		tr.t.Fatal(err)
+	}
+}
+
+func (tr *tree) write(rel, content string, mode os.FileMode) {
+	tr.mkdir(filepath.Dir(rel))
+	if err := os.WriteFile(tr.path(rel), []byte(content), mode); err != nil {
+		tr.t.Fatal(err)
+	}
+	if err := os.Chmod(tr.path(rel), mode); err != nil { // umask
+		tr.t.Fatal(err)
+	}
+}
+
+// nic adds /sys/class/net/<name> as sysfs lays it out: a link to the
+// interface's directory under devices/, which holds address and
+// addr_assign_type and, for a NIC with hardware behind it, a device link.
+// device is "" (no device link), or a directory under sys/devices.
+func (tr *tree) nic(name, device, mac, assignType string) {
+	ifDir := "sys/devices/virtual/net/" + name
+	if device != "" {
+		ifDir = "sys/devices/" + device + "/net/" + name
+		tr.mkdir("sys/devices/" + device)
+	}
+	tr.write(ifDir+"/address", mac+"\n", 0o444)
+	if assignType != "" {
+		tr.write(ifDir+"/addr_assign_type", assignType+"\n", 0o444)
+	}
+	if device != "" {
+		if err := os.Symlink(tr.path("sys/devices/"+device), tr.path(ifDir+"/device")); err != nil {
+			tr.t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(tr.path(ifDir), tr.path("sys/class/net/"+name)); err != nil {
+		tr.t.Fatal(err)
+	}
+}
+
+func (tr *tree) sources() hostSources {
+	return hostSources{
+		machineIDPaths: []string{tr.path("etc/machine-id"), tr.path("var/lib/dbus/machine-id")},
+		dmiDir:         tr.path("sys/class/dmi/id"),
+		netDir:         tr.path("sys/class/net"),
+		statfsPath:     "/",
+	}
+}
+
+func component(t *testing.T, h *HostFingerprint, name string) ComponentStatus {
+	t.Helper()
+	for _, c := range h.Components {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no component %q in %+v", name, h.Components)
+	return ComponentStatus{}
+}
+
+func wantFound(t *testing.T, h *HostFingerprint, name, raw string) {
+	t.Helper()
+	c := component(t, h, name)
+	if c.State != Found || c.Reason != "" {
+		t.Fatalf("%s: state %v (%s), want found", name, c.State, c.Reason)
+	}
+	if raw != "" && c.Hash != format.HashComponent(h.Product, raw) {
+		t.Fatalf("%s: hash %s is not the HMAC of the expected raw value", name, c.Hash)
+	}
+}
+
+func wantState(t *testing.T, h *HostFingerprint, name string, state ComponentState, reason string) {
+	t.Helper()
+	c := component(t, h, name)
+	if c.State != state || c.Hash != "" || !strings.Contains(c.Reason, reason) || strings.Contains(c.Reason, "\n") {
+		t.Fatalf("%s: got %v %q (hash %q), want %v with a one-line reason containing %q", name, c.State, c.Reason, c.Hash, state, reason)
+	}
+}
+
+func TestFingerprintComponentState(t *testing.T) {
+	for s, want := range map[ComponentState]string{Found: "found", Missing: "missing", Unverifiable: "unverifiable", 0: "ComponentState(0)"} {
+		if s.String() != want {
+			t.Errorf("%d: %q, want %q", int(s), s.String(), want)
+		}
+	}
+}
+
+// TestFingerprintFakeHost checks every collection rule on a fake tree, and
+// that no raw value is kept in the result.
+func TestFingerprintFakeHost(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	tr.write("etc/machine-id", "  "+testMachine+"\n", 0o444)
+	tr.write("sys/class/dmi/id/product_uuid", strings.ToUpper(testUUID)+"\n", 0o400)
+	tr.nic("lo", "", "00:00:00:00:00:00", "0")
+	tr.nic("eth1", "pci0000:00/0000:00:04.0", "52:54:00:AB:CD:EF", "0") // uppercase in sysfs: lowercased
+	tr.nic("eth0", "pci0000:00/0000:00:03.0/virtio2", testMAC, "0")
+	tr.nic("wlan0", "pci0000:00/0000:00:05.0", "02:11:22:33:44:55", "3") // set by user space
+	tr.nic("wlan1", "pci0000:00/0000:00:06.0", "06:11:22:33:44:55", "1") // random
+	tr.nic("eth2", "pci0000:00/0000:00:07.0", "00:00:00:00:00:00", "0")  // no MAC
+	tr.nic("eth3", "pci0000:00/0000:00:08.0", "52:54:00:00:00:08", "")   // no addr_assign_type (old kernel): kept
+	tr.nic("ifb0", "", "32:30:04:e1:68:3a", "1")
+	tr.nic("br0", "", "52:54:00:99:99:99", "0") // bridge, veth, tun: no device link
+	// An interface directory outside devices/ whose device link resolves
+	// into devices/virtual is virtual too.
+	tr.write("sys/class/net/odd0/address", "52:54:00:77:77:77\n", 0o444)
+	tr.mkdir("sys/devices/virtual/odd")
+	if err := os.Symlink(tr.path("sys/devices/virtual/odd"), tr.path("sys/class/net/odd0/device")); err != nil {
+		t.Fatal(err)
+	}
+	h := collect(fpProduct, tr.sources())
+
+	if h.Product != fpProduct || len(h.Components) != 4 {
+		t.Fatalf("got %+v", h)
+	}
+	for i, name := range []string{format.ComponentMachineID, format.ComponentDMIProduct, format.ComponentMAC, format.ComponentRootDisk} {
+		if h.Components[i].Name != name {
+			t.Errorf("component %d is %q, want %q", i, h.Components[i].Name, name)
+		}
+	}
+	wantFound(t, h, format.ComponentMachineID, testMachine)
+	if os.Geteuid() == 0 {
+		wantFound(t, h, format.ComponentDMIProduct, testUUID)
+	}
+	wantFound(t, h, format.ComponentMAC, "52:54:00:00:00:08,52:54:00:12:34:56,52:54:00:ab:cd:ef")
+	fp := h.Fingerprint()
+	if fp.Threshold != 0 || len(fp.Components) != len(h.Components)-len(h.Unverifiable()) {
+		t.Errorf("Fingerprint() = %+v", fp)
+	}
+	dump := fmt.Sprintf("%+v %#v", h, h)
+	for _, raw := range []string{testMachine, testUUID, strings.ToUpper(testUUID), testMAC, "52:54:00:ab:cd:ef"} {
+		if strings.Contains(strings.ToLower(dump), strings.ToLower(raw)) {
+			t.Errorf("raw value %s kept in the result", raw)
+		}
+	}
+}
+
+func TestFingerprintMachineID(t *testing.T) {
+	for _, tc := range []struct {
+		name, etc, dbus string // "" means the file does not exist
+		state           ComponentState
+		raw, reason     string
+	}{
+		{"etc", testMachine + "\n", "ffff", Found, testMachine, ""},
+		{"dbus fallback", "", "\t" + testMachine + "\n", Found, testMachine, ""},
+		{"empty is not replaced by the fallback", "\n", testMachine, Missing, "", "is empty"},
+		{"uninitialized", "uninitialized\n", testMachine, Missing, "", `"uninitialized"`},
+		{"none", "", "", Missing, "", "not present"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTree(t, t.TempDir())
+			if tc.etc != "" {
+				tr.write("etc/machine-id", tc.etc, 0o444)
+			}
+			if tc.dbus != "" {
+				tr.write("var/lib/dbus/machine-id", tc.dbus, 0o444)
+			}
+			h := collect(fpProduct, tr.sources())
+			if tc.state == Found {
+				wantFound(t, h, format.ComponentMachineID, tc.raw)
+			} else {
+				wantState(t, h, format.ComponentMachineID, tc.state, tc.reason)
+			}
+		})
+	}
+}
+
+func TestFingerprintDMI(t *testing.T) {
+	for _, tc := range []struct{ name, value, reason string }{
+		{"zeros", "00000000-0000-0000-0000-000000000000", "placeholder"},
+		{"ones", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", "placeholder"},
+		{"oem", "03000200-0400-0500-0006-000700080009", "placeholder"},
+		{"oem swapped", "00020003-0004-0005-0006-000700080009", "placeholder"},
+		{"not a uuid", "Not Settable", "does not hold a UUID"},
+		{"empty", "\n", "does not hold a UUID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTree(t, t.TempDir())
+			tr.write("sys/class/dmi/id/product_uuid", tc.value+"\n", 0o444)
+			wantState(t, collect(fpProduct, tr.sources()), format.ComponentDMIProduct, Missing, tc.reason)
+		})
+	}
+	t.Run("no dmi", func(t *testing.T) {
+		tr := newTree(t, t.TempDir())
+		wantState(t, collect(fpProduct, tr.sources()), format.ComponentDMIProduct, Missing, "no DMI on this machine")
+	})
+	t.Run("no product_uuid", func(t *testing.T) {
+		tr := newTree(t, t.TempDir())
+		tr.mkdir("sys/class/dmi/id")
+		wantState(t, collect(fpProduct, tr.sources()), format.ComponentDMIProduct, Missing, "product_uuid not present")
+	})
+	t.Run("valid", func(t *testing.T) {
+		tr := newTree(t, t.TempDir())
+		tr.write("sys/class/dmi/id/product_uuid", testUUID+"\n", 0o444)
+		wantFound(t, collect(fpProduct, tr.sources()), format.ComponentDMIProduct, testUUID)
+	})
+}
+
+func TestFingerprintNoPhysicalNIC(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	tr.nic("lo", "", "00:00:00:00:00:00", "0")
+	tr.nic("ifb0", "", "32:30:04:e1:68:3a", "1")
+	tr.nic("veth1", "", "52:54:00:99:99:99", "3")
+	tr.nic("eth0", "pci0000:00/0000:00:03.0", "06:00:00:00:00:01", "1")
+	h := collect(fpProduct, tr.sources())
+	wantState(t, h, format.ComponentMAC, Missing, "no physical network interface with a fixed MAC address (skipped: eth0 random MAC, ifb0 virtual, lo virtual, veth1 virtual)")
+
+	tr = newTree(t, t.TempDir())
+	os.Remove(tr.path("sys/class/net"))
+	wantState(t, collect(fpProduct, tr.sources()), format.ComponentMAC, Missing, "not present")
+}
+
+func TestFingerprintRootDisk(t *testing.T) {
+	for _, tc := range []struct {
+		typ         uint32
+		fsid        [2]int32
+		raw, reason string
+	}{
+		{0xef53, [2]int32{0x01234567, -0x76543211}, "ef53:0123456789abcdef", ""}, // ext4; f_fsid words are signed
+		{0x9123683e, [2]int32{1, 2}, "9123683e:0000000100000002", ""},            // btrfs
+		{0xef53, [2]int32{0, 0}, "", "f_fsid is zero"},
+		{0x01021994, [2]int32{1, 2}, "", "tmpfs"},
+		{0x794c7630, [2]int32{1, 2}, "", "overlayfs"},
+		{0x73717368, [2]int32{1, 2}, "", "squashfs"},
+	} {
+		raw, reason := rootFSValue(tc.typ, tc.fsid)
+		if raw != tc.raw || !strings.Contains(reason, tc.reason) || (tc.reason == "") != (reason == "") {
+			t.Errorf("rootFSValue(%#x, %v) = %q, %q; want %q, %q", tc.typ, tc.fsid, raw, reason, tc.raw, tc.reason)
+		}
+	}
+	tr := newTree(t, t.TempDir())
+	s := tr.sources()
+	s.statfsPath = tr.path("nonexistent")
+	wantState(t, collect(fpProduct, s), format.ComponentRootDisk, Missing, "nonexistent not present")
+	var st syscall.Statfs_t
+	if syscall.Statfs("/dev/shm", &st) == nil && uint32(st.Type) == 0x01021994 {
+		s.statfsPath = "/dev/shm"
+		wantState(t, collect(fpProduct, s), format.ComponentRootDisk, Missing, "tmpfs")
+	}
+}
+
+// TestFingerprintMatchHost checks the arithmetic of MatchHost: recorded
+// components unverifiable here drop out of Total and Needed, with the floor.
+func TestFingerprintMatchHost(t *testing.T) {
+	const (
+		mid  = format.ComponentMachineID
+		dmi  = format.ComponentDMIProduct
+		mac  = format.ComponentMAC
+		disk = format.ComponentRootDisk
+	)
+	hash := func(s string) string { return format.HashComponent(fpProduct, s) }
+	recorded := func(threshold int, names ...string) format.Fingerprint {
+		fp := format.Fingerprint{Components: map[string]string{}, Threshold: threshold}
+		for _, n := range names {
+			fp.Components[n] = hash(n)
+		}
+		return fp
+	}
+	// host: each name is found with the recorded value, "~name" is found
+	// with another value, "?name" is unverifiable; absent names are missing.
+	host := func(spec ...string) *HostFingerprint {
+		h := &HostFingerprint{Product: fpProduct}
+		for _, s := range spec {
+			switch {
+			case strings.HasPrefix(s, "~"):
+				h.Components = append(h.Components, ComponentStatus{Name: s[1:], Hash: hash("other"), State: Found})
+			case strings.HasPrefix(s, "?"):
+				h.Components = append(h.Components, ComponentStatus{Name: s[1:], State: Unverifiable, Reason: "permission denied"})
+			default:
+				h.Components = append(h.Components, ComponentStatus{Name: s, Hash: hash(s), State: Found})
+			}
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name                   string
+		recorded               format.Fingerprint
+		host                   *HostFingerprint
+		matched, needed, total int
+		ok                     bool
+		changed                []string
+	}{
+		{"all verifiable", recorded(0, mid, dmi, mac, disk), host(mid, dmi, mac, disk), 4, 3, 4, true, nil},
+		{"root-only dmi left out", recorded(0, mid, dmi, mac, disk), host(mid, "?"+dmi, mac, disk), 3, 2, 3, true, nil},
+		{"dmi left out, nic replaced", recorded(0, mid, dmi, mac, disk), host(mid, "?"+dmi, "~"+mac, disk), 2, 2, 3, true, []string{mac}},
+		{"dmi left out, another machine", recorded(0, mid, dmi, mac, disk), host("~"+mid, "?"+dmi, mac), 1, 2, 3, false, []string{mid, disk}},
+		{"floor: 2 remain, both needed", recorded(2, mid, dmi, mac), host(mid, "?"+dmi, "~"+mac), 1, 2, 2, false, []string{mac}},
+		{"floor: 2 remain, both match", recorded(2, mid, dmi, mac), host(mid, "?"+dmi, mac), 2, 2, 2, true, nil},
+		{"two left out", recorded(0, mid, dmi, mac, disk), host("?"+mid, "?"+dmi, mac, disk), 2, 2, 2, true, nil},
+		{"one remains", recorded(1, mid, dmi), host(mid, "?"+dmi), 1, 1, 1, true, nil},
+		{"one remains, changed", recorded(1, mid, dmi), host("~"+mid, "?"+dmi), 0, 1, 1, false, []string{mid}},
+		{"nothing verifiable", recorded(1, dmi), host("?"+dmi, mid), 0, 1, 0, false, nil},
+		{"strict threshold drops by one", recorded(4, mid, dmi, mac, disk), host(mid, "?"+dmi, mac, disk), 3, 3, 3, true, nil},
+		{"never above the recorded threshold", recorded(2, mid, dmi, mac, disk, "extra"), host(mid, "?"+dmi), 1, 2, 4, false, []string{"extra", mac, disk}},
+		{"unverifiable but not recorded", recorded(0, mid, mac, disk), host("~"+mid, "?"+dmi, mac), 1, 2, 3, false, []string{mid, disk}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := MatchHost(tc.recorded, tc.host)
+			if r.Matched != tc.matched || r.Needed != tc.needed || r.Total != tc.total || r.OK() != tc.ok || !slices.Equal(r.Changed, tc.changed) {
+				t.Fatalf("got %+v ok=%v, want matched %d needed %d total %d ok=%v changed %v", r, r.OK(), tc.matched, tc.needed, tc.total, tc.ok, tc.changed)
+			}
+			var hm *format.HostMismatchError
+			if err := r.Err(); tc.ok != (err == nil) || (!tc.ok && !errors.As(err, &hm)) {
+				t.Fatalf("Err() = %v", err)
+			}
+		})
+	}
+}
+
+// TestFingerprintUnreadableAsNobody reads a root-only (0400) DMI file, and
+// then also a root-only machine-id, from a child running as nobody: they
+// are unverifiable there, not missing, and the root-recorded fingerprint
+// still matches under MatchHost.
+func TestFingerprintUnreadableAsNobody(t *testing.T) {
+	tr := newTree(t, sharedDir(t))
+	tr.write("etc/machine-id", testMachine+"\n", 0o444)
+	tr.write("sys/class/dmi/id/product_uuid", testUUID+"\n", 0o400)
+	tr.nic("eth0", "pci0000:00/0000:00:03.0", testMAC, "0")
+	s := tr.sources()
+	src, _ := json.Marshal(fakeSources{s.machineIDPaths, s.dmiDir, s.netDir, s.statfsPath})
+	env := []string{helperEnv + "=fake", sourcesEnv + "=" + string(src)}
+
+	asRoot := collect(fpProduct, s)
+	if os.Geteuid() == 0 {
+		wantFound(t, asRoot, format.ComponentDMIProduct, testUUID)
+	}
+	nobody := asNobody(t, env...)
+	wantState(t, nobody, format.ComponentDMIProduct, Unverifiable, "readable only by root")
+	for _, name := range []string{format.ComponentMachineID, format.ComponentMAC, format.ComponentRootDisk} {
+		if a, b := component(t, asRoot, name), component(t, nobody, name); a.State != Found || a != b {
+			t.Errorf("%s: root %+v, nobody %+v", name, a, b)
+		}
+	}
+	if got := nobody.Unverifiable(); !slices.Equal(got, []string{format.ComponentDMIProduct}) {
+		t.Errorf("Unverifiable() = %v", got)
+	}
+	recorded := asRoot.Fingerprint()
+	recorded.Threshold = format.DefaultThreshold(len(recorded.Components))
+	if r := MatchHost(recorded, nobody); !r.OK() || r.Matched != 3 || r.Needed != 2 || r.Total != 3 {
+		t.Errorf("MatchHost(root's, nobody's) = %+v", r)
+	}
+	if r := format.Match(recorded, nobody.Fingerprint()); !slices.Equal(r.Changed, []string{format.ComponentDMIProduct}) {
+		t.Errorf("format.Match would count the DMI UUID as changed: %+v", r)
+	}
+
+	tr.write("etc/machine-id", testMachine+"\n", 0o400)
+	nobody = asNobody(t, env...)
+	wantState(t, nobody, format.ComponentMachineID, Unverifiable, "permission denied")
+	if r := MatchHost(recorded, nobody); !r.OK() || r.Matched != 2 || r.Needed != 2 || r.Total != 2 {
+		t.Errorf("MatchHost with machine-id and DMI unverifiable = %+v", r)
+	}
+}
+
+// TestFingerprintThisMachine collects the real sources and checks each
+// found component against a value read independently.
+func TestFingerprintThisMachine(t *testing.T) {
+	h := CollectFingerprint(fpProduct)
+	for _, c := range h.Components {
+		t.Logf("%-16s %-12v %s%s", c.Name, c.State, c.Hash, c.Reason)
+	}
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		wantFound(t, h, format.ComponentMachineID, string(bytes.TrimSpace(b)))
+	}
+	if _, err := os.Stat("/sys/class/dmi"); errors.Is(err, os.ErrNotExist) {
+		wantState(t, h, format.ComponentDMIProduct, Missing, "no DMI on this machine")
+	}
+	// The NICs by another signal than the collector's: the target of the
+	// /sys/class/net link rather than the device link.
+	var macs []string
+	entries, _ := os.ReadDir("/sys/class/net")
+	for _, e := range entries {
+		target, _ := os.Readlink("/sys/class/net/" + e.Name())
+		kind, _ := os.ReadFile("/sys/class/net/" + e.Name() + "/addr_assign_type")
+		addr, _ := os.ReadFile("/sys/class/net/" + e.Name() + "/address")
+		a := strings.ToLower(strings.TrimSpace(string(addr)))
+		if !strings.Contains(target, "/devices/virtual/") && string(kind) != "1\n" && string(kind) != "3\n" && strings.Trim(a, "0:") != "" {
+			macs = append(macs, a)
+		}
+	}
+	if len(macs) > 0 {
+		slices.Sort(macs)
+		wantFound(t, h, format.ComponentMAC, strings.Join(macs, ","))
+	}
+	// The root filesystem as stat(1) reports it.
+	if out, err := exec.Command("stat", "-f", "-c", "%t %i", "/").Output(); err == nil {
+		var typ, fsid uint64
+		if _, err := fmt.Sscanf(string(out), "%x %x", &typ, &fsid); err != nil {
+			t.Fatal(err)
+		}
+		if _, unstable := unstableFS[uint32(typ)]; !unstable && fsid != 0 {
+			wantFound(t, h, format.ComponentRootDisk, fmt.Sprintf("%x:%016x", typ, fsid))
+		}
+	}
+	found := h.Fingerprint().Components
+	t.Logf("found %d components; this VM should show machine-id, mac and root-disk", len(found))
+}
+
+// TestFingerprintRootAndNobodyAgree collects the real fingerprint as root
+// and as nobody: the service account's must match what `activator
+// request` (root) records.
+func TestFingerprintRootAndNobodyAgree(t *testing.T) {
+	asRoot := CollectFingerprint(fpProduct)
+	nobody := asNobody(t, helperEnv+"=real")
+	for _, c := range nobody.Components {
+		t.Logf("as nobody: %-16s %-12v %s%s", c.Name, c.State, c.Hash, c.Reason)
+	}
+	for _, c := range asRoot.Components {
+		n := component(t, nobody, c.Name)
+		switch {
+		case c.State == Found && n.State == Found && c.Hash != n.Hash:
+			t.Errorf("%s differs between root and nobody", c.Name)
+		case c.State == Found && n.State == Missing:
+			t.Errorf("%s found by root but missing for nobody (%s); it must be unverifiable or found", c.Name, n.Reason)
+		}
+	}
+	recorded := asRoot.Fingerprint()
+	recorded.Threshold = format.DefaultThreshold(len(recorded.Components))
+	r := MatchHost(recorded, nobody)
+	if !r.OK() || r.Matched != r.Total || len(r.Changed) != 0 {
+		t.Fatalf("root's fingerprint does not match nobody's: %+v", r)
+	}
+	t.Logf("MatchHost(root, nobody) = %+v; unverifiable as nobody: %v", r, nobody.Unverifiable())
+}
+
+// TestFingerprintOtherMachine runs the collector on a simulated second
+// machine (another machine-id, no physical NIC, the same root filesystem):
+// this machine's fingerprint must not match there.
+func TestFingerprintOtherMachine(t *testing.T) {
+	here := CollectFingerprint(fpProduct)
+	id := make([]byte, 16)
+	rand.Read(id)
+	otherID := hex.EncodeToString(id)
+	env := append(os.Environ(), helperEnv+"=real")
+	stdout, stderr, code := testutil.OtherMachine(t, otherID,
+		[]string{mustExecutable(t), "-test.run=^TestFingerprintHelperProcess$", "-test.count=1"}, env)
+	if code != 0 {
+		t.Fatalf("helper on the other machine: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	there := helperResult(t, stdout, stderr)
+	for _, c := range there.Components {
+		t.Logf("other machine: %-16s %-12v %s%s", c.Name, c.State, c.Hash, c.Reason)
+	}
+	wantFound(t, there, format.ComponentMachineID, otherID)
+	wantState(t, there, format.ComponentMAC, Missing, "lo virtual")
+	recorded := here.Fingerprint()
+	recorded.Threshold = format.DefaultThreshold(len(recorded.Components))
+	r := MatchHost(recorded, there)
+	if r.OK() || !errors.Is(r.Err(), format.ErrHostMismatch) {
+		t.Fatalf("this machine's fingerprint matches the other machine: %+v", r)
+	}
+	for _, name := range []string{format.ComponentMachineID, format.ComponentMAC} {
+		if _, ok := recorded.Components[name]; ok && !slices.Contains(r.Changed, name) {
+			t.Errorf("%s not reported as changed: %+v", name, r)
+		}
+	}
+	t.Logf("MatchHost(this machine, other machine) = %+v", r)
+}

@@ -1,0 +1,213 @@
+package activator
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// DefaultPollInterval is how often a licensed product looks for a new
+// licence in the store.
+const DefaultPollInterval = 2 * time.Second
+
+// recheckEvery forces a full re-evaluation even without a change in the
+// store, so that expiry and clock changes take effect.
+const recheckEvery = time.Minute
+
+// License is a licensed product's view of its licence: an immutable
+// snapshot held in memory and swapped atomically when the store changes.
+// It does not keep the store open: it opens it to load, verifies, and
+// closes, so that `activator import` works while the product runs.
+//
+//	lic, err := activator.Open(activator.Config{Dir: dir, VendorKeys: keys, Product: "astera", Version: "9.1.0"})
+//	defer lic.Close()
+//	if lic.Enabled("workflow") { ... }
+type License struct {
+	cfg  Config
+	snap atomic.Pointer[Snapshot]
+
+	mu    sync.Mutex
+	hooks []func(old, new *Snapshot)
+	seats Seats
+
+	stop     chan struct{}
+	done     chan struct{}
+	lastGen  uint64
+	lastFull time.Time
+}
+
+// Open loads and verifies the licence for cfg.Product from the store and
+// starts watching the store for changes. A missing or unreadable store is
+// not an error: the product runs unlicensed and Snapshot().Problems says
+// why. Open fails only when cfg itself is wrong.
+func Open(cfg Config) (*License, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	l := &License{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	l.seats.lic = l
+	l.snap.Store(l.load())
+	go l.watch()
+	return l, nil
+}
+
+// load reads the store once and evaluates it; failures become problems.
+func (l *License) load() *Snapshot {
+	now := l.cfg.now()
+	gen := generation(l.cfg.Dir)
+	d, err := openDB(l.cfg.Dir, false, l.cfg.lockWait(), l.cfg.logger(), l.cfg.command())
+	if err != nil {
+		if errors.Is(err, ErrNoStore) {
+			return inactive(now, fmt.Sprintf("no licence store at %s; run activator request, then import the vendor's response", l.cfg.Dir))
+		}
+		return inactive(now, err.Error())
+	}
+	var st *storeState
+	err = d.bdb.View(func(txn *badger.Txn) error {
+		var err error
+		st, err = loadState(txn)
+		return err
+	})
+	d.close()
+	if err != nil {
+		return inactive(now, fmt.Sprintf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err))
+	}
+	l.lastGen, l.lastFull = gen, now
+	return evaluate(&l.cfg, st, l.cfg.host())
+}
+
+func (l *License) watch() {
+	defer close(l.done)
+	interval := DefaultPollInterval
+	if l.cfg.PollInterval > 0 {
+		interval = l.cfg.PollInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			if generation(l.cfg.Dir) == l.lastGen && l.cfg.now().Sub(l.lastFull) < recheckEvery {
+				continue
+			}
+			l.Reload()
+		}
+	}
+}
+
+// Reload re-reads the store now and swaps the snapshot if it changed,
+// calling the OnChange hooks. The watcher calls it when the store changes;
+// products may call it too (on SIGHUP, say).
+func (l *License) Reload() {
+	next := l.load()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.snap.Load()
+	if sameLicence(old, next) {
+		l.snap.Store(next) // keep Checked and Problems current
+		return
+	}
+	l.snap.Store(next)
+	for _, h := range l.hooks {
+		h(old, next)
+	}
+}
+
+func sameLicence(a, b *Snapshot) bool {
+	if a.State != b.State || a.Clients != b.Clients || !slices.Equal(a.Features, b.Features) || len(a.Licenses) != len(b.Licenses) {
+		return false
+	}
+	for i := range a.Licenses {
+		if a.Licenses[i].LicenseID != b.Licenses[i].LicenseID {
+			return false
+		}
+	}
+	return true
+}
+
+// Enabled reports whether feature is licensed now. It takes no lock and
+// allocates nothing.
+func (l *License) Enabled(feature string) bool { return l.snap.Load().Enabled(feature) }
+
+// Snapshot returns the current licence state.
+func (l *License) Snapshot() *Snapshot { return l.snap.Load() }
+
+// OnChange registers fn to be called, from the watcher's goroutine, after a
+// new licence state takes effect: a new licence, an upgrade, expiry,
+// revocation. Products disconnect their clients there so that the new
+// licence applies to every connection.
+func (l *License) OnChange(fn func(old, new *Snapshot)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hooks = append(l.hooks, fn)
+}
+
+// Seats returns the client seat counter limited by the licence.
+func (l *License) Seats() *Seats { return &l.seats }
+
+// Close stops watching the store.
+func (l *License) Close() error {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	<-l.done
+	return nil
+}
+
+// Seats counts connected clients against the licence's client limit.
+type Seats struct {
+	lic   *License
+	mu    sync.Mutex
+	inUse int
+}
+
+// Seat is one acquired client seat.
+type Seat struct {
+	ClientID string // as given to Acquire, for the product's own records
+	seats    *Seats
+	released atomic.Bool
+}
+
+// Acquire takes a seat for clientID, or fails with ErrSeatLimit when all
+// are taken or ErrNotActive without a licence. Each call takes one seat,
+// even for a clientID that holds one already (a reconnect before the old
+// connection is released).
+func (s *Seats) Acquire(clientID string) (*Seat, error) {
+	snap := s.lic.snap.Load()
+	if !snap.Active() {
+		return nil, refuse(ErrNotActive, "no active licence; no client may connect")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inUse >= snap.Clients {
+		return nil, refuse(ErrSeatLimit, fmt.Sprintf("all %d client seats are in use", snap.Clients))
+	}
+	s.inUse++
+	return &Seat{ClientID: clientID, seats: s}, nil
+}
+
+// InUse returns the number of seats held.
+func (s *Seats) InUse() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inUse
+}
+
+// Release returns the seat; releasing twice is harmless.
+func (t *Seat) Release() {
+	if t.released.Swap(true) {
+		return
+	}
+	t.seats.mu.Lock()
+	t.seats.inUse--
+	t.seats.mu.Unlock()
+}

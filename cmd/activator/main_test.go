@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/airlock-license/airlock/format"
+)
+
+// The scripts in testdata/script drive the real activator command. The
+// vendor's side is played by the `vendor` command below, which signs with
+// package format and the fixture vendor key of format's test vectors (TEST
+// ONLY) until the issuer tool exists.
+
+var vendorKeyFile string
+
+func TestMain(m *testing.M) {
+	// Subprocesses run in the script's work directory and inherit the
+	// variable; only the test process itself resolves the path.
+	if os.Getenv("AIRLOCK_TEST_VENDOR_KEY") == "" {
+		abs, err := filepath.Abs(filepath.Join("..", "..", "format", "testdata", "keys", "vendor.sec.asc"))
+		if err != nil {
+			panic(err)
+		}
+		vendorKeyFile = abs
+	}
+	testscript.Main(m, map[string]func(){
+		"activator": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		"vendor":    func() { os.Exit(vendorMain(os.Args[1:])) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("testdata", "script"),
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// exitcode N prog args...: run prog and require exit status N.
+			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: exitcode N command [args...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				if err != nil {
+					ts.Fatalf("exitcode: %v", err)
+				}
+				err = ts.Exec(args[1], args[2:]...)
+				got := 0
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					got = ee.ExitCode()
+				} else if err != nil {
+					ts.Fatalf("exitcode: %v", err)
+				}
+				if got != want {
+					ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+				}
+			},
+		},
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("AIRLOCK_TEST_VENDOR_KEY", vendorKeyFile)
+			return nil
+		},
+	})
+}
+
+// vendorMain is a minimal licence desk for the scripts:
+//
+//	vendor key -o FILE                       export the vendor public key
+//	vendor respond REQUEST -o FILE [flags]   answer a request
+//	vendor revoke SERIAL -o FILE [LICENSE...] sign a revocation list
+func vendorMain(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "vendor: key | respond | revoke")
+		return 2
+	}
+	fs := flag.NewFlagSet("vendor "+args[0], flag.ContinueOnError)
+	out := fs.String("o", "", "output file")
+	features := fs.String("features", "dataflow,workflow", "features")
+	clients := fs.Int("clients", 2, "clients")
+	versions := fs.String("versions", "9", "major versions")
+	notAfter := fs.String("not-after", "", "RFC 3339 end of validity")
+	cmd := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	key, err := loadVendor()
+	if err == nil {
+		err = vendorDo(key, cmd, fs.Args(), *out, *features, *clients, *versions, *notAfter)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vendor:", err)
+		return 1
+	}
+	return 0
+}
+
+func loadVendor() (*format.PrivateKey, error) {
+	b, err := os.ReadFile(os.Getenv("AIRLOCK_TEST_VENDOR_KEY"))
+	if err != nil {
+		return nil, err
+	}
+	return format.ParsePrivateKey(b, nil)
+}
+
+func vendorDo(key *format.PrivateKey, cmd string, args []string, out, features string, clients int, versions, notAfter string) error {
+	now := time.Now()
+	var data []byte
+	switch cmd {
+	case "key":
+		data = key.Public().Armor()
+	case "respond":
+		in, err := os.ReadFile(args[0])
+		if err != nil {
+			return err
+		}
+		a, r, err := format.VerifyRequest(in, now)
+		if err != nil {
+			return err
+		}
+		id, _ := format.NewID(rand.Reader)
+		fp := r.Fingerprint
+		fp.Threshold = format.DefaultThreshold(len(fp.Components))
+		var vs []int
+		for _, v := range strings.Split(versions, ",") {
+			n, _ := strconv.Atoi(v)
+			vs = append(vs, n)
+		}
+		resp := &format.Response{
+			LicenseID: id, RequestID: r.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
+			Product: r.Product, Versions: vs, Licensee: r.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(),
+			Fingerprint: fp, Features: strings.Split(features, ","), Limits: format.Limits{Clients: clients},
+		}
+		if notAfter != "" {
+			t, err := time.Parse(time.RFC3339, notAfter)
+			if err != nil {
+				return err
+			}
+			na := format.NewTime(t)
+			resp.NotAfter = &na
+		}
+		msg, err := format.Sign(key, resp, now)
+		if err != nil {
+			return err
+		}
+		data = format.Armor(msg, format.KindResponse)
+		fmt.Println(id)
+	case "revoke":
+		serial, _ := strconv.ParseUint(args[0], 10, 64)
+		rv := []format.Revoked{}
+		for _, id := range args[1:] {
+			rv = append(rv, format.Revoked{LicenseID: format.ID(id), Reason: "test"})
+		}
+		msg, err := format.Sign(key, &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: rv}, now)
+		if err != nil {
+			return err
+		}
+		data = format.Armor(msg, format.KindRevocations)
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return os.WriteFile(out, data, 0o644)
+}

@@ -1,0 +1,174 @@
+// Package cliutil holds what the activator and issuer command-line tools
+// share on top of urfave/cli v2: flags typed anywhere on the line, usage
+// errors that exit 2, and the mapping of errors to exit codes.
+package cliutil
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes of both tools (DESIGN.md, "CLI contract").
+const (
+	ExitOK        = 0
+	ExitFailed    = 1 // refused or failed
+	ExitUsage     = 2 // bad usage, unknown command or flag included
+	ExitNotActive = 3 // status and check only: not active, not enabled
+)
+
+// UsageError is a mistake in the command line.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef returns a UsageError.
+func Usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
+
+// NotActiveError makes a command exit 3 (status, check).
+type NotActiveError struct{ Msg string }
+
+func (e *NotActiveError) Error() string { return e.Msg }
+
+// ExitCode maps an error returned by a command to the process exit code.
+func ExitCode(err error) int {
+	var ue *UsageError
+	var na *NotActiveError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.As(err, &na):
+		return ExitNotActive
+	}
+	return ExitFailed
+}
+
+// Run runs app with args (flags may follow positional arguments), prints
+// an error as one line on stderr prefixed by the tool's name, and returns
+// the exit code. Nothing in it calls os.Exit, so deferred cleanups (a
+// store's Close) always run.
+func Run(app *cli.App, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var unknown string
+	prepare(app, stdin, stdout, stderr)
+	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
+	err := app.Run(Reorder(app, args))
+	if err == nil && unknown != "" {
+		err = Usagef("unknown command %q; see %s --help", unknown, app.Name)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, app.Name+": "+strings.Join(strings.Fields(err.Error()), " "))
+	}
+	return ExitCode(err)
+}
+
+// prepare makes app safe to run inside Run: errors are returned, never
+// os.Exit-ed; usage errors (unknown flags) are UsageErrors.
+func prepare(app *cli.App, stdin io.Reader, stdout, stderr io.Writer) {
+	app.Reader, app.Writer, app.ErrWriter = stdin, stdout, stderr
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	app.HideVersion = app.Version == ""
+	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+		return Usagef("%v; see %s --help", err, app.Name)
+	}
+	for _, cmd := range app.Commands {
+		cmd := cmd
+		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+			return Usagef("%s: %v; see %s %s --help", cmd.Name, err, app.Name, cmd.Name)
+		}
+	}
+}
+
+// Reorder moves flags typed after positional arguments in front of them,
+// so that `issuer sign req.req -o resp.lic` honours -o (urfave/cli v2 alone
+// stops at the first positional argument and silently ignores the rest),
+// and moves global flags typed after the command name before it. "--"
+// ends flag processing as usual.
+func Reorder(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	globals, i := takeFlags(app.Flags, args[1:])
+	rest := args[1+i:]
+	if len(rest) == 0 {
+		return args
+	}
+	cmd := app.Command(rest[0])
+	if cmd == nil {
+		return args
+	}
+	var flags, pos, moved []string
+	for j := 1; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			pos = append(pos, rest[j:]...)
+			break
+		}
+		if !isFlag(a) {
+			pos = append(pos, a)
+			continue
+		}
+		n := 1
+		if f := lookup(cmd.Flags, a); f != nil {
+			if takesValue(f) && !strings.Contains(a, "=") && j+1 < len(rest) {
+				n = 2
+			}
+			flags = append(flags, rest[j:j+n]...)
+		} else if f := lookup(app.Flags, a); f != nil {
+			if takesValue(f) && !strings.Contains(a, "=") && j+1 < len(rest) {
+				n = 2
+			}
+			moved = append(moved, rest[j:j+n]...)
+		} else {
+			flags = append(flags, a) // unknown: let the parser refuse it
+		}
+		j += n - 1
+	}
+	out := append([]string{args[0]}, globals...)
+	out = append(out, moved...)
+	out = append(out, rest[0])
+	out = append(out, flags...)
+	return append(out, pos...)
+}
+
+// takeFlags returns the leading flags (with their values) of args and how
+// many arguments they span.
+func takeFlags(defs []cli.Flag, args []string) ([]string, int) {
+	var out []string
+	i := 0
+	for i < len(args) && isFlag(args[i]) && args[i] != "--" {
+		n := 1
+		if f := lookup(defs, args[i]); f != nil && takesValue(f) && !strings.Contains(args[i], "=") && i+1 < len(args) {
+			n = 2
+		}
+		out = append(out, args[i:i+n]...)
+		i += n
+	}
+	return out, i
+}
+
+func isFlag(a string) bool { return len(a) > 1 && a[0] == '-' }
+
+func lookup(defs []cli.Flag, arg string) cli.Flag {
+	name := strings.TrimLeft(arg, "-")
+	name, _, _ = strings.Cut(name, "=")
+	for _, f := range defs {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+func takesValue(f cli.Flag) bool {
+	if d, ok := f.(cli.DocGenerationFlag); ok {
+		return d.TakesValue()
+	}
+	return true
+}
