@@ -15,8 +15,10 @@ import (
 
 // DefaultClockTolerance is how far the wall clock may fall behind the
 // highest time the store has seen before time-limited licences are
-// suspended.
-const DefaultClockTolerance = time.Hour
+// suspended: a day, so that a time-zone mistake or a drifting clock
+// corrected by hand does not lock anyone out, while winding the clock back
+// by weeks to stretch a trial does.
+const DefaultClockTolerance = 24 * time.Hour
 
 // Config says where the store is and what the product trusts. Most
 // products build it once, with VendorKeys parsed from the key compiled into

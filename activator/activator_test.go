@@ -361,7 +361,11 @@ func TestClockSetBackSuspends(t *testing.T) {
 	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Set(t0.Add(-3 * time.Hour))
+	e.clock.Set(t0.Add(-23 * time.Hour)) // within the tolerance: still active
+	if st, _ := s.Status(); st.State != StateActive {
+		t.Fatalf("clock 23h behind: %+v", st)
+	}
+	e.clock.Set(t0.Add(-25 * time.Hour))
 	st, _ := s.Status()
 	if st.State != StateSuspended || st.Enabled("workflow") || len(st.Problems) != 1 {
 		t.Fatalf("clock set back: %+v", st)

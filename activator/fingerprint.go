@@ -46,10 +46,25 @@ func (s ComponentState) String() string {
 // ComponentStatus is one component of a [HostFingerprint]. It holds the
 // hashed value only: raw identifiers are never stored, printed or logged.
 type ComponentStatus struct {
-	Name   string         // a component name such as [format.ComponentMachineID]
-	Hash   string         // [format.HashComponent] of the raw value; empty unless State is Found
-	State  ComponentState // found, missing or unverifiable
-	Reason string         // one line saying why the component is missing or unverifiable; empty when found
+	Name   string         `json:"name"`             // a component name such as [format.ComponentMachineID]
+	Hash   string         `json:"hash,omitempty"`   // [format.HashComponent] of the raw value; empty unless State is Found
+	State  ComponentState `json:"state"`            // found, missing or unverifiable
+	Reason string         `json:"reason,omitempty"` // one line saying why the component is missing or unverifiable; empty when found
+}
+
+// MarshalText implements [encoding.TextMarshaler]: "found", "missing" or
+// "unverifiable".
+func (s ComponentState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements [encoding.TextUnmarshaler].
+func (s *ComponentState) UnmarshalText(b []byte) error {
+	for _, v := range []ComponentState{Found, Missing, Unverifiable} {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown component state %q", b)
 }
 
 // HostFingerprint is what [CollectFingerprint] learnt about this host for
@@ -57,8 +72,8 @@ type ComponentStatus struct {
 // Requests carry [HostFingerprint.Fingerprint]; licences are checked with
 // [MatchHost]; `activator fingerprint` prints the whole list.
 type HostFingerprint struct {
-	Product    string
-	Components []ComponentStatus
+	Product    string            `json:"product"`
+	Components []ComponentStatus `json:"components"`
 }
 
 // Fingerprint returns the found components as a [format.Fingerprint]
@@ -85,9 +100,16 @@ func (h *HostFingerprint) Unverifiable() []string {
 	return names
 }
 
+// rootOnly names the components whose source is readable by root alone by
+// design. Only these may be left out of a match when unreadable: any other
+// unreadable identifier (a machine-id made unreadable, say) counts as
+// changed, so that making files unreadable cannot lower the bar.
+var rootOnly = map[string]bool{format.ComponentDMIProduct: true}
+
 // MatchHost compares a recorded fingerprint (from a request or a licence)
 // with this host as h describes it, like [format.Match], except that
-// recorded components that are unverifiable here are left out: Total and
+// recorded root-only components (the DMI product UUID) that are
+// unverifiable here are left out: Total and
 // Needed each drop by one per such component, but Needed never drops below
 // 2 while 2 or more components remain, nor below 1. With nothing left to
 // compare the result is not OK.
@@ -106,16 +128,15 @@ func (h *HostFingerprint) Unverifiable() []string {
 //
 // Residual risk: the unprivileged check is only as strong as the readable
 // identifiers. A copy of the licence on a second machine passes it when
-// enough of them are cloned there, and someone with root on that machine
-// can make further sources unreadable to the service (lowering what it
-// demands, down to one identifier) as easily as fake them with a bind
-// mount; root-run commands still judge every component. See SECURITY.md.
+// enough of them are cloned there (root can fake what the OS shows with a
+// bind mount); root-run commands still judge every component. See
+// SECURITY.md.
 func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResult {
 	current, unverifiable := h.Fingerprint(), h.Unverifiable()
 	skip := 0
 	kept := make(map[string]string, len(recorded.Components))
 	for name, v := range recorded.Components {
-		if slices.Contains(unverifiable, name) {
+		if rootOnly[name] && slices.Contains(unverifiable, name) {
 			skip++
 			continue
 		}
@@ -367,9 +388,12 @@ func readMACs(netDir string) (string, ComponentState, string) {
 // unstableFS are filesystem types whose f_fsid changes when they are
 // mounted again, by their statfs magic.
 var unstableFS = map[uint32]string{
-	0x01021994: "tmpfs",
-	0x794c7630: "overlayfs",
-	0x73717368: "squashfs",
+	0x01021994: "tmpfs, whose id changes at every mount",
+	0x794c7630: "overlayfs, whose id changes at every mount",
+	0x73717368: "squashfs, whose id changes at every mount",
+	// XFS reports the device number as f_fsid, the same on every machine
+	// whose root is on, say, dm-0: not an identifier of this machine.
+	0x58465342: "XFS, whose id is the device number, the same on other machines",
 }
 
 func readRootFS(path string) (string, ComponentState, string) {
@@ -389,7 +413,7 @@ func readRootFS(path string) (string, ComponentState, string) {
 // declare it signed), so it is taken as uint32.
 func rootFSValue(typ uint32, fsid [2]int32) (raw, reason string) {
 	if name, ok := unstableFS[typ]; ok {
-		return "", "the root filesystem is " + name + ", whose id changes at every mount"
+		return "", "the root filesystem is " + name
 	}
 	if fsid[0] == 0 && fsid[1] == 0 {
 		return "", "the root filesystem reports no id (f_fsid is zero)"

@@ -469,7 +469,8 @@ func TestFingerprintMatchHost(t *testing.T) {
 		{"dmi left out, another machine", recorded(0, mid, dmi, mac, disk), host("~"+mid, "?"+dmi, mac), 1, 2, 3, false, []string{mid, disk}},
 		{"floor: 2 remain, both needed", recorded(2, mid, dmi, mac), host(mid, "?"+dmi, "~"+mac), 1, 2, 2, false, []string{mac}},
 		{"floor: 2 remain, both match", recorded(2, mid, dmi, mac), host(mid, "?"+dmi, mac), 2, 2, 2, true, nil},
-		{"two left out", recorded(0, mid, dmi, mac, disk), host("?"+mid, "?"+dmi, mac, disk), 2, 2, 2, true, nil},
+		{"only root-only components are left out", recorded(0, mid, dmi, mac, disk), host("?"+mid, "?"+dmi, mac, disk), 2, 2, 3, true, []string{mid}},
+		{"an unreadable machine-id counts as changed", recorded(0, mid, mac, disk), host("?"+mid, "~"+mac, disk), 1, 2, 3, false, []string{mac, mid}},
 		{"one remains", recorded(1, mid, dmi), host(mid, "?"+dmi), 1, 1, 1, true, nil},
 		{"one remains, changed", recorded(1, mid, dmi), host("~"+mid, "?"+dmi), 0, 1, 1, false, []string{mid}},
 		{"nothing verifiable", recorded(1, dmi), host("?"+dmi, mid), 0, 1, 0, false, nil},
@@ -529,7 +530,9 @@ func TestFingerprintUnreadableAsNobody(t *testing.T) {
 	tr.write("etc/machine-id", testMachine+"\n", 0o400)
 	nobody = asNobody(t, env...)
 	wantState(t, nobody, format.ComponentMachineID, Unverifiable, "permission denied")
-	if r := MatchHost(recorded, nobody); !r.OK() || r.Matched != 2 || r.Needed != 2 || r.Total != 2 {
+	// Only the root-only DMI UUID is left out; an unreadable machine-id
+	// counts as changed, so making files unreadable cannot lower the bar.
+	if r := MatchHost(recorded, nobody); !r.OK() || r.Matched != 2 || r.Needed != 2 || r.Total != 3 || !slices.Equal(r.Changed, []string{format.ComponentMachineID}) {
 		t.Errorf("MatchHost with machine-id and DMI unverifiable = %+v", r)
 	}
 }

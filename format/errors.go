@@ -123,8 +123,8 @@ type ClockBehindError struct {
 }
 
 func (e *ClockBehindError) Error() string {
-	return fmt.Sprintf("signed at %s, %s ahead of this machine's clock; set the clock right and try again",
-		e.SignedAt.UTC().Format(time.RFC3339), e.By.Round(time.Second))
+	return fmt.Sprintf("the host clock is behind by %s (signed at %s); set the clock right and try again",
+		e.By.Round(time.Second), e.SignedAt.UTC().Format(time.RFC3339))
 }
 
 func (e *ClockBehindError) Unwrap() error { return ErrClockBehind }
