@@ -53,6 +53,7 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage; 3 (status, check) not a
 			&cli.StringFlag{Name: "vendor-key", Usage: "vendor public key `FILE` (armored or binary); default: the key built into this binary", EnvVars: []string{"ACTIVATOR_VENDOR_KEY"}},
 			&cli.StringFlag{Name: "product", Usage: "product `ID` as the vendor issues it", EnvVars: []string{"ACTIVATOR_PRODUCT"}},
 			&cli.StringFlag{Name: "product-version", Usage: "the running product's `VERSION`, e.g. 9.1.0", EnvVars: []string{"ACTIVATOR_PRODUCT_VERSION"}},
+			&cli.DurationFlag{Name: "lock-wait", Usage: "how long to wait for another process using the store", EnvVars: []string{"ACTIVATOR_LOCK_WAIT"}, Value: activator.DefaultLockWait},
 		},
 		Commands: []*cli.Command{
 			fingerprintCommand(), requestCommand(), importCommand(), statusCommand(), checkCommand(), deactivateCommand(),
@@ -64,7 +65,7 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage; 3 (status, check) not a
 func config(c *cli.Context, command string, needKeys bool) (activator.Config, error) {
 	cfg := activator.Config{
 		Dir: c.String("dir"), Product: c.String("product"), Version: c.String("product-version"),
-		Command: "activator " + command, Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Command: "activator " + command, LockWait: c.Duration("lock-wait"), Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if cfg.Product == "" {
 		return cfg, cliutil.Usagef("no product given; set --product or ACTIVATOR_PRODUCT")

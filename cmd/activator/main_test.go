@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"activator": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 		"vendor":    func() { os.Exit(vendorMain(os.Args[1:])) },
+		"holdstore": func() { os.Exit(holdStore(os.Args[1:])) },
 	})
 }
 
