@@ -15,6 +15,10 @@ import (
 // licence in the store.
 const DefaultPollInterval = 2 * time.Second
 
+// reloadLockWait bounds how long a reload waits for a writer; the next
+// poll tries again.
+const reloadLockWait = time.Second
+
 // recheckEvery forces a full re-evaluation even without a change in the
 // store, so that expiry and clock changes take effect.
 const recheckEvery = time.Minute
@@ -51,21 +55,29 @@ func Open(cfg Config) (*License, error) {
 	}
 	l := &License{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	l.seats.lic = l
-	l.snap.Store(l.load())
+	snap, err := l.load(cfg.lockWait())
+	if err != nil {
+		// Unlicensed until the store can be read; the watcher retries.
+		snap = inactive(cfg.now(), err.Error())
+	}
+	l.snap.Store(snap)
 	go l.watch()
 	return l, nil
 }
 
-// load reads the store once and evaluates it; failures become problems.
-func (l *License) load() *Snapshot {
+// load reads the store once and evaluates it. An error means the store
+// could not be read this time (held by a writer, being replaced): the
+// caller keeps the snapshot it has and tries again later.
+func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	now := l.cfg.now()
 	gen := generation(l.cfg.Dir)
-	d, err := openDB(l.cfg.Dir, false, l.cfg.lockWait(), l.cfg.logger(), l.cfg.command())
+	d, err := openDB(l.cfg.Dir, false, wait, l.cfg.logger(), l.cfg.command())
 	if err != nil {
 		if errors.Is(err, ErrNoStore) {
-			return inactive(now, fmt.Sprintf("no licence store at %s; run activator request, then import the vendor's response", l.cfg.Dir))
+			l.lastGen, l.lastFull = gen, now
+			return inactive(now, fmt.Sprintf("no licence store at %s; run activator request, then import the vendor's response", l.cfg.Dir)), nil
 		}
-		return inactive(now, err.Error())
+		return nil, err
 	}
 	var st *storeState
 	err = d.bdb.View(func(txn *badger.Txn) error {
@@ -75,10 +87,10 @@ func (l *License) load() *Snapshot {
 	})
 	d.close()
 	if err != nil {
-		return inactive(now, fmt.Sprintf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err))
+		return nil, fmt.Errorf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err)
 	}
 	l.lastGen, l.lastFull = gen, now
-	return evaluate(&l.cfg, st, l.cfg.host())
+	return evaluate(&l.cfg, st, l.cfg.host()), nil
 }
 
 func (l *License) watch() {
@@ -106,7 +118,11 @@ func (l *License) watch() {
 // calling the OnChange hooks. The watcher calls it when the store changes;
 // products may call it too (on SIGHUP, say).
 func (l *License) Reload() {
-	next := l.load()
+	next, err := l.load(reloadLockWait)
+	if err != nil {
+		l.cfg.logger().Warn("licence reload failed; keeping the current licence", "err", err)
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	old := l.snap.Load()

@@ -159,7 +159,37 @@ func openDB(dir string, create bool, wait time.Duration, log *slog.Logger, comma
 
 func (d *db) close() error {
 	os.Remove(filepath.Join(d.dir, ownerFile))
-	return d.bdb.Close()
+	err := d.bdb.Close()
+	if cerr := keepOwner(d.dir); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// keepOwner gives every file in the store to the directory's owner when
+// root wrote them. The licensed product usually runs as a service account
+// that owns the directory, while the admin runs activator as root (to read
+// root-only identifiers): without this, files that Badger created (mode
+// 0600) would lock the service out of its own licence.
+func keepOwner(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil || st.Uid == 0 {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("store %s: %v", dir, err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if err := os.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("store %s: give %s to the directory's owner: %v", dir, e.Name(), err)
+		}
+	}
+	return nil
 }
 
 // update runs fn in one read-write transaction, after checking free space,
@@ -195,7 +225,7 @@ type owner struct {
 
 func writeOwner(dir, command string) {
 	b, _ := json.Marshal(owner{PID: os.Getpid(), Command: command, Since: time.Now().UTC()})
-	os.WriteFile(filepath.Join(dir, ownerFile), b, 0o600)
+	os.WriteFile(filepath.Join(dir, ownerFile), b, 0o644)
 }
 
 func readOwner(dir string) string {
@@ -226,7 +256,7 @@ func generation(dir string) uint64 {
 // the periodic re-check.
 func bumpGeneration(dir string) {
 	tmp := filepath.Join(dir, generationFile+".tmp")
-	if os.WriteFile(tmp, []byte(strconv.FormatUint(generation(dir)+1, 10)+"\n"), 0o600) == nil {
+	if os.WriteFile(tmp, []byte(strconv.FormatUint(generation(dir)+1, 10)+"\n"), 0o644) == nil {
 		os.Rename(tmp, filepath.Join(dir, generationFile))
 	}
 }

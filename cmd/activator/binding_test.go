@@ -220,3 +220,39 @@ func TestRequestQRScans(t *testing.T) {
 		t.Fatalf("the QR code and the file differ: %v", err)
 	}
 }
+
+// TestServiceUserReadsStore: the admin runs activator as root on a store
+// directory owned by the product's service account; the service, running
+// as that account, reads the licence. (Badger creates its files 0600, so
+// activator hands them to the directory's owner.)
+func TestServiceUserReadsStore(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to act as admin and service account")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv not installed (util-linux)")
+	}
+	e := newCLIEnv(t)
+	// The service must be able to reach its binary and files.
+	for d := e.dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	store := filepath.Join(e.dir, "store")
+	if err := os.Mkdir(store, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(store, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	e.must("--dir", store, "request", "--name", "Ada Admin", "--org", "Example Bank", "--product-key", "C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH", "-o", "req.req")
+	e.respond("req.req", "resp.lic")
+	e.must("--dir", store, "import", "resp.lic")
+
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", e.bin, "--dir", store, "status")
+	cmd.Env, cmd.Dir = e.baseEnv, e.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "state:    active") {
+		t.Fatalf("status as the service account: %v\n%s", err, out)
+	}
+}
