@@ -28,7 +28,7 @@ func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    Config
 	clock  *testClock
 	vendor *format.PrivateKey
@@ -47,7 +47,7 @@ func fixtureKey(t testing.TB, name string) *format.PrivateKey {
 	return k
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	e := &env{t: t, clock: &testClock{now: t0}, vendor: fixtureKey(t, "vendor"),
 		host: map[string]string{"machine-id": "m-1", "mac": "52:54:00:12:34:56", "root-disk": "ef53:0011223344556677"}}
 	e.cfg = Config{
@@ -472,6 +472,119 @@ func BenchmarkEnabled(b *testing.B) {
 	for b.Loop() {
 		if !l.Enabled("workflow") {
 			b.Fatal("not enabled")
+		}
+	}
+}
+
+// TestExpiryWhileRunning: the product's snapshot changes when the licence
+// expires, without any change in the store.
+func TestExpiryWhileRunning(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	end := format.NewTime(t0.Add(2 * time.Hour))
+	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	lic, err := Open(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lic.Close()
+	if !lic.Enabled("workflow") {
+		t.Fatal("not enabled before expiry")
+	}
+	changed := make(chan *Snapshot, 4)
+	lic.OnChange(func(old, new *Snapshot) { changed <- new })
+	e.clock.Set(end.Time.Add(time.Minute))
+	select {
+	case snap := <-changed:
+		if snap.State != StateExpired || lic.Enabled("workflow") {
+			t.Fatalf("after expiry: %+v", snap)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("expiry went unnoticed by the running product")
+	}
+}
+
+func activated(b *testing.B) (*env, []byte) {
+	e := newEnv(b)
+	s, err := OpenStore(e.cfg, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := e.request(s)
+	resp := e.respond(req.Binary, nil)
+	if _, err := s.Import(resp); err != nil {
+		b.Fatal(err)
+	}
+	s.Close()
+	return e, resp
+}
+
+// BenchmarkEnabledParallel checks Enabled under 8 goroutines per CPU while
+// the snapshot is swapped continuously.
+func BenchmarkEnabledParallel(b *testing.B) {
+	l := &License{}
+	a := &Snapshot{State: StateActive, features: map[string]struct{}{"workflow": {}}}
+	c := &Snapshot{State: StateActive, features: map[string]struct{}{"workflow": {}, "subflow": {}}}
+	l.snap.Store(a)
+	stop := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if i%2 == 0 {
+				l.snap.Store(c)
+			} else {
+				l.snap.Store(a)
+			}
+		}
+	}()
+	defer close(stop)
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !l.Enabled("workflow") {
+				b.Fatal("not enabled")
+			}
+		}
+	})
+}
+
+// BenchmarkOpen measures what a product pays at start-up: open the store,
+// re-verify the licence, close.
+func BenchmarkOpen(b *testing.B) {
+	e, _ := activated(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		lic, err := Open(e.cfg)
+		if err != nil || !lic.Enabled("workflow") {
+			b.Fatal("not active", err)
+		}
+		lic.Close()
+	}
+}
+
+// BenchmarkImport measures importing a response (verification, binding
+// checks, one synced transaction); it re-imports the active licence, which
+// does everything but the write, after one real import.
+func BenchmarkImport(b *testing.B) {
+	e, resp := activated(b)
+	s, err := OpenStore(e.cfg, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Import(resp); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
