@@ -91,6 +91,7 @@ func vendorMain(args []string) int {
 	clients := fs.Int("clients", 2, "clients")
 	versions := fs.String("versions", "9", "major versions")
 	notAfter := fs.String("not-after", "", "RFC 3339 end of validity")
+	qr := fs.Bool("qr", false, "write QR text instead of armor")
 	cmd := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -99,11 +100,27 @@ func vendorMain(args []string) int {
 	if err == nil {
 		err = vendorDo(key, cmd, fs.Args(), *out, *features, *clients, *versions, *notAfter)
 	}
+	if err == nil && *qr {
+		err = toQRText(*out)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vendor:", err)
 		return 1
 	}
 	return 0
+}
+
+// toQRText rewrites an armored artifact file as its AL1: QR text.
+func toQRText(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	bin, _, err := format.Decode(b)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(format.EncodeQRText(bin)+"\n"), 0o644)
 }
 
 func loadVendor() (*format.PrivateKey, error) {
@@ -160,6 +177,14 @@ func vendorDo(key *format.PrivateKey, cmd string, args []string, out, features s
 		serial, _ := strconv.ParseUint(args[0], 10, 64)
 		rv := []format.Revoked{}
 		for _, id := range args[1:] {
+			// A response file stands for its licence id.
+			if b, err := os.ReadFile(id); err == nil {
+				a, err := format.DecodeUnverified(b)
+				if err != nil {
+					return err
+				}
+				id = string(a.Payload.(*format.Response).LicenseID)
+			}
 			rv = append(rv, format.Revoked{LicenseID: format.ID(id), Reason: "test"})
 		}
 		msg, err := format.Sign(key, &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: rv}, now)
