@@ -1,19 +1,23 @@
 package activator
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/airlock-license/airlock/internal/kv"
+)
 
 // Errors a caller or a test must tell apart. A refusal of an artifact also
 // matches the format package's sentinel where the wire is the reason
 // (format.ErrBadSignature, format.ErrWrongKind, ...).
 var (
 	// ErrNoStore: the store directory does not exist yet.
-	ErrNoStore = errors.New("no licence store")
+	ErrNoStore = kv.ErrNoStore
 	// ErrLocked: another process holds the store; see [LockedError].
-	ErrLocked = errors.New("store in use")
+	ErrLocked = kv.ErrLocked
 	// ErrDiskFull: too little free space to write safely.
-	ErrDiskFull = errors.New("not enough free disk space")
+	ErrDiskFull = kv.ErrDiskFull
 	// ErrStoreDamaged: the store cannot be read.
-	ErrStoreDamaged = errors.New("licence store damaged")
+	ErrStoreDamaged = kv.ErrStoreDamaged
 
 	// ErrNotRequested: a response that answers no pending request of this
 	// store (another host's, or one already imported and deactivated).

@@ -10,6 +10,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/kv"
 )
 
 // Store is the host admin's handle on the licence store: it creates
@@ -18,7 +19,7 @@ import (
 // act and close. A licensed product wants [Open] instead.
 type Store struct {
 	cfg Config
-	db  *db
+	db  *kv.DB
 }
 
 // OpenStore opens the store for a command. With create set (a request), a
@@ -27,7 +28,7 @@ func OpenStore(cfg Config, create bool) (*Store, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	d, err := openDB(cfg.Dir, create, cfg.lockWait(), cfg.logger(), cfg.command())
+	d, err := kv.Open(cfg.Dir, create, cfg.lockWait(), cfg.logger(), cfg.command())
 	if err != nil {
 		return nil, err
 	}
@@ -35,11 +36,11 @@ func OpenStore(cfg Config, create bool) (*Store, error) {
 }
 
 // Close releases the store.
-func (s *Store) Close() error { return s.db.close() }
+func (s *Store) Close() error { return s.db.Close() }
 
 func (s *Store) state() (*storeState, error) {
 	var st *storeState
-	err := s.db.bdb.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
 		st, err = loadState(txn)
 		return err
@@ -123,7 +124,7 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.update(func(txn *badger.Txn) error {
+	err = s.db.Update(func(txn *badger.Txn) error {
 		if newKey != nil {
 			if err := txn.Set([]byte(keyHostKey), newKey); err != nil {
 				return err
@@ -201,7 +202,7 @@ func (s *Store) Import(data []byte) (*ImportResult, error) {
 // refused records a refusal in the audit log (best effort: the refusal
 // stands even if the log cannot be written) and returns err.
 func (s *Store) refused(now time.Time, licenseID string, err error) error {
-	s.db.update(func(txn *badger.Txn) error {
+	s.db.Update(func(txn *badger.Txn) error {
 		return audit(txn, auditEntry{Time: now, Event: "refused", License: licenseID, Detail: err.Error()})
 	})
 	return err
@@ -218,7 +219,7 @@ func (s *Store) importRevocations(st *storeState, now time.Time, a *format.Artif
 			return nil, refuse(ErrStaleRevocations, fmt.Sprintf("revocation list %d is not newer than list %d held here; import the newest list", p.Serial, held.Serial))
 		}
 	}
-	err := s.db.update(func(txn *badger.Txn) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
 		if err := txn.Set([]byte(keyRevocations), a.Binary); err != nil {
 			return err
 		}
@@ -278,7 +279,7 @@ func (s *Store) importResponse(st *storeState, now time.Time, a *format.Artifact
 			return nil, refuse(ErrDowngrade, fmt.Sprintf("this response answers a request older than the active licence %s's; import the newest response", cur))
 		}
 	}
-	err = s.db.update(func(txn *badger.Txn) error {
+	err = s.db.Update(func(txn *badger.Txn) error {
 		for _, kv := range [][2]string{
 			{prefixResponse + string(r.LicenseID), string(a.Binary)},
 			{prefixActive + s.cfg.Product, string(r.LicenseID)},
@@ -345,7 +346,7 @@ func (s *Store) Deactivate() ([]byte, format.ID, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	err = s.db.update(func(txn *badger.Txn) error {
+	err = s.db.Update(func(txn *badger.Txn) error {
 		if err := txn.Delete([]byte(prefixActive + s.cfg.Product)); err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/airlock-license/airlock/internal/kv"
 )
 
 // DefaultPollInterval is how often a licensed product looks for a new
@@ -70,8 +72,8 @@ func Open(cfg Config) (*License, error) {
 // caller keeps the snapshot it has and tries again later.
 func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	now := l.cfg.now()
-	gen := generation(l.cfg.Dir)
-	d, err := openDB(l.cfg.Dir, false, wait, l.cfg.logger(), l.cfg.command())
+	gen := kv.Generation(l.cfg.Dir)
+	d, err := kv.Open(l.cfg.Dir, false, wait, l.cfg.logger(), l.cfg.command())
 	if err != nil {
 		if errors.Is(err, ErrNoStore) {
 			l.lastGen, l.lastFull = gen, now
@@ -80,12 +82,12 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 		return nil, err
 	}
 	var st *storeState
-	err = d.bdb.View(func(txn *badger.Txn) error {
+	err = d.View(func(txn *badger.Txn) error {
 		var err error
 		st, err = loadState(txn)
 		return err
 	})
-	d.close()
+	d.Close()
 	if err != nil {
 		return nil, fmt.Errorf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err)
 	}
@@ -106,7 +108,7 @@ func (l *License) watch() {
 		case <-l.stop:
 			return
 		case <-t.C:
-			if generation(l.cfg.Dir) == l.lastGen && l.cfg.now().Sub(l.lastFull) < recheckEvery {
+			if kv.Generation(l.cfg.Dir) == l.lastGen && l.cfg.now().Sub(l.lastFull) < recheckEvery {
 				continue
 			}
 			l.Reload()

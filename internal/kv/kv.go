@@ -1,0 +1,288 @@
+// Package kv is the Badger store both airlock tools keep their state in:
+// tuned for a few kilobytes, synced writes, a directory lock held only
+// while reading or writing (waiters are told who holds it), a free-space
+// check before every write, files kept owned by the directory's owner, and
+// a generation file that tells readers to reload.
+package kv
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Errors of opening and writing a store.
+var (
+	// ErrNoStore: the store directory does not exist.
+	ErrNoStore = errors.New("no store")
+	// ErrLocked: another process holds the store; see [LockedError].
+	ErrLocked = errors.New("store in use")
+	// ErrDiskFull: too little free space to write safely.
+	ErrDiskFull = errors.New("not enough free disk space")
+	// ErrStoreDamaged: the store cannot be read.
+	ErrStoreDamaged = errors.New("store damaged")
+)
+
+// Files beside Badger's own in the store directory.
+const (
+	ownerFile      = "OWNER"      // who holds the lock: pid, command, since
+	generationFile = "GENERATION" // bumped after every committed change
+)
+
+// minFreeBytes is the free space a write needs: Badger can die with SIGBUS
+// on a full disk, so writers refuse first. Its tuned value log and memtable
+// are 1 MiB each; eight leaves room for a flush and a compaction.
+const minFreeBytes = 8 << 20
+
+// DefaultLockWait is how long a writer waits for another process to release
+// the store before saying who holds it.
+const DefaultLockWait = 10 * time.Second
+
+// LockedError reports a store held by another process past the wait.
+type LockedError struct {
+	Dir    string
+	Holder string // "activator import (pid 123) since 10:00:01", or "" if unknown
+}
+
+func (e *LockedError) Error() string {
+	who := "another process"
+	if e.Holder != "" {
+		who = e.Holder
+	}
+	return fmt.Sprintf("store %s is in use by %s; wait for it to finish, or stop it, and try again", e.Dir, who)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// badgerOptions tunes Badger for a store of a few kilobytes (measured in
+// BENCHMARKS: about 2 MiB of heap and a few MiB on disk, where the defaults
+// take 86 MiB of heap and 2 GiB sparse files).
+func badgerOptions(dir string, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithSyncWrites(true).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(1 << 20).
+		WithNumMemtables(1).
+		WithValueLogFileSize(1 << 20).
+		WithValueThreshold(1 << 10).
+		WithBaseTableSize(256 << 10).
+		WithBaseLevelSize(1 << 20).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithNumCompactors(2).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0).
+		WithChecksumVerificationMode(options.OnTableAndBlockRead).
+		WithVerifyValueChecksum(true).
+		WithMetricsEnabled(false).
+		WithNumGoroutines(2)
+}
+
+// badgerLogger routes Badger's messages to the tool's logger (never to
+// stdout, which the CLIs keep for their own output).
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a...) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a...) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a...) }
+func (b badgerLogger) log(level slog.Level, f string, a ...any) {
+	if b.l != nil {
+		b.l.Log(nil, level, "badger: "+strings.TrimSpace(fmt.Sprintf(f, a...)))
+	}
+}
+
+// DB is an open store: the Badger handle and the lock that comes with it.
+type DB struct {
+	Dir string
+	B   *badger.DB
+}
+
+// Open opens (creating if asked) the store for reading and writing,
+// retrying while another process holds it, for at most wait.
+func Open(dir string, create bool, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
+	if dir == "" {
+		return nil, errors.New("no store directory given")
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		if !os.IsNotExist(err) || !create {
+			if os.IsNotExist(err) {
+				return nil, fmt.Errorf("%w: %s does not exist", ErrNoStore, dir)
+			}
+			return nil, fmt.Errorf("store %s: %v", dir, err)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create store %s: %v", dir, err)
+		}
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("store %s is not a directory", dir)
+	}
+	if err := checkFreeSpace(dir); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+		bdb, err := badger.Open(badgerOptions(dir, log))
+		if err == nil {
+			writeOwner(dir, command)
+			return &DB{Dir: dir, B: bdb}, nil
+		}
+		if !strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("%w: open %s: %v; keep the directory for diagnosis and ask support", ErrStoreDamaged, dir, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, &LockedError{Dir: dir, Holder: readOwner(dir)}
+		}
+		time.Sleep(delay)
+	}
+}
+
+// Close releases the store.
+func (d *DB) Close() error {
+	os.Remove(filepath.Join(d.Dir, ownerFile))
+	err := d.B.Close()
+	if cerr := keepOwner(d.Dir); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// keepOwner gives every file in the store to the directory's owner when
+// root wrote them. The licensed product usually runs as a service account
+// that owns the directory, while the admin runs activator as root (to read
+// root-only identifiers): without this, files that Badger created (mode
+// 0600) would lock the service out of its own licence.
+func keepOwner(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil || st.Uid == 0 {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("store %s: %v", dir, err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if err := os.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("store %s: give %s to the directory's owner: %v", dir, e.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Update runs fn in one read-write transaction, after checking free space,
+// and bumps the generation file so that running servers reload.
+func (d *DB) Update(fn func(txn *badger.Txn) error) error {
+	if err := checkFreeSpace(d.Dir); err != nil {
+		return err
+	}
+	if err := d.B.Update(fn); err != nil {
+		return err
+	}
+	bumpGeneration(d.Dir)
+	return nil
+}
+
+func checkFreeSpace(dir string) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("store %s: %v", dir, err)
+	}
+	if free := st.Bavail * uint64(st.Bsize); free < minFreeBytes {
+		return fmt.Errorf("%w: %s has %d KiB free, airlock needs %d MiB to write safely; free some space and retry",
+			ErrDiskFull, dir, free>>10, minFreeBytes>>20)
+	}
+	return nil
+}
+
+type owner struct {
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Since   time.Time `json:"since"`
+}
+
+func writeOwner(dir, command string) {
+	b, _ := json.Marshal(owner{PID: os.Getpid(), Command: command, Since: time.Now().UTC()})
+	os.WriteFile(filepath.Join(dir, ownerFile), b, 0o644)
+}
+
+func readOwner(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if err != nil {
+		return ""
+	}
+	var o owner
+	if json.Unmarshal(b, &o) != nil || o.PID == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s (pid %d) since %s", o.Command, o.PID, o.Since.Local().Format("15:04:05"))
+}
+
+// Generation returns the store's change counter (0 when never written).
+func Generation(dir string) uint64 {
+	b, err := os.ReadFile(filepath.Join(dir, generationFile))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n
+}
+
+// bumpGeneration writes generation+1 through a rename, so that a reader
+// sees the old or the new value, never a torn one. It is a hint to reload,
+// not state: losing it in a crash delays a reload until the next change or
+// the periodic re-check.
+func bumpGeneration(dir string) {
+	tmp := filepath.Join(dir, generationFile+".tmp")
+	if os.WriteFile(tmp, []byte(strconv.FormatUint(Generation(dir)+1, 10)+"\n"), 0o644) == nil {
+		os.Rename(tmp, filepath.Join(dir, generationFile))
+	}
+}
+
+// Get returns the value of key, or nil when it is absent.
+func Get(txn *badger.Txn, key string) ([]byte, error) {
+	item, err := txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+// Scan calls fn for every key with prefix, in key order.
+func Scan(txn *badger.Txn, prefix string, fn func(key string, val []byte) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: false})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(string(it.Item().Key()), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+
+// View runs fn in a read-only transaction.
+func (d *DB) View(fn func(txn *badger.Txn) error) error { return d.B.View(fn) }
