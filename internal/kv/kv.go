@@ -283,6 +283,5 @@ func Scan(txn *badger.Txn, prefix string, fn func(key string, val []byte) error)
 	return nil
 }
 
-
 // View runs fn in a read-only transaction.
 func (d *DB) View(fn func(txn *badger.Txn) error) error { return d.B.View(fn) }
