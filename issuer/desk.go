@@ -1,0 +1,286 @@
+package issuer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/kv"
+)
+
+// Ledger keys (all values JSON unless noted):
+//
+//	signer                  the current signing setup (signerRecord)
+//	vendorkey/<fingerprint> every vendor public key used, armored (rotation)
+//	pk/<product key>        a product key and its entitlement (ProductKey)
+//	act/<license_id>        an activation, with the response as signed (Activation)
+//	pkact/<key>/<license_id> index: the activations of one product key (empty)
+//	req/<request digest>    the licence issued for a request (license_id)
+//	revserial               the serial of the last revocation list issued
+//	revdirty                set when a revocation came after that list
+const (
+	keySigner     = "signer"
+	prefixVendor  = "vendorkey/"
+	prefixPK      = "pk/"
+	prefixAct     = "act/"
+	prefixPKAct   = "pkact/"
+	prefixReq     = "req/"
+	keyRevSerial  = "revserial"
+	keyRevDirty   = "revdirty"
+	secretKeyFile = "vendor.sec.asc"
+)
+
+// Config says where the desk is.
+type Config struct {
+	Dir string // the desk directory: ledger and (for a file key) the secret key
+	// Now returns the clock; nil means time.Now.
+	Now func() time.Time
+	// LockWait bounds the wait for another process (zero: ten seconds).
+	LockWait time.Duration
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+	// Command names this process in lock notices.
+	Command string
+	// GPG is the gpg program for a key held by GnuPG ("" means "gpg").
+	GPG string
+}
+
+func (c *Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Desk is an open licence desk: its ledger and its vendor key.
+type Desk struct {
+	cfg    Config
+	db     *kv.DB
+	signer format.Signer // nil until Unlock
+}
+
+// signerRecord says how the desk signs.
+type signerRecord struct {
+	Mode        string                `json:"mode"` // "file" or "gpg"
+	Fingerprint format.KeyFingerprint `json:"fingerprint"`
+	Created     time.Time             `json:"created"`
+}
+
+// OpenDesk opens the desk; create makes a missing directory (issuer init).
+func OpenDesk(cfg Config, create bool) (*Desk, error) {
+	wait := cfg.LockWait
+	if wait == 0 {
+		wait = kv.DefaultLockWait
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cmd := cfg.Command
+	if cmd == "" {
+		cmd = "issuer"
+	}
+	d, err := kv.Open(cfg.Dir, create, wait, log, cmd)
+	if errors.Is(err, kv.ErrNoStore) {
+		return nil, fmt.Errorf("%w: %s does not exist; run issuer init", ErrNoDesk, cfg.Dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Desk{cfg: cfg, db: d}, nil
+}
+
+// Close releases the desk.
+func (d *Desk) Close() error { return d.db.Close() }
+
+func (d *Desk) signerRecord(txn *badger.Txn) (*signerRecord, error) {
+	b, err := kv.Get(txn, keySigner)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var r signerRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: signer record: %v", ErrDamaged, err)
+	}
+	return &r, nil
+}
+
+// InitOptions create the vendor key.
+type InitOptions struct {
+	Name, Email string
+	Passphrase  []byte // required for a file key
+	// GPGKey, if set, is the fingerprint of a key held by GnuPG (perhaps on
+	// a smartcard); the desk keeps only its public key and signs with gpg.
+	GPGKey string
+	// Rotate replaces an existing vendor key; the ledger and the old public
+	// keys are kept (products may list several vendor keys).
+	Rotate bool
+}
+
+// Init creates or adopts the vendor key and returns its public key.
+func (d *Desk) Init(opts InitOptions) (*format.PublicKey, error) {
+	var rec *signerRecord
+	if err := d.db.View(func(txn *badger.Txn) (err error) { rec, err = d.signerRecord(txn); return }); err != nil {
+		return nil, err
+	}
+	if rec != nil && !opts.Rotate {
+		return nil, refuse(ErrAlreadyInit, fmt.Sprintf("this desk already signs with %s; use --rotate to replace it (the ledger is kept)", rec.Fingerprint))
+	}
+	now := d.cfg.now()
+	var pub *format.PublicKey
+	var secret []byte
+	mode := "file"
+	if opts.GPGKey != "" {
+		g, err := NewGPGSigner(d.cfg.GPG, opts.GPGKey)
+		if err != nil {
+			return nil, err
+		}
+		pub, mode = g.Public(), "gpg"
+	} else {
+		if len(opts.Passphrase) == 0 {
+			return nil, errors.New("a passphrase is required to protect the vendor key")
+		}
+		k, err := format.GenerateKey(format.KeyOptions{Name: opts.Name, Email: opts.Email, Now: now})
+		if err != nil {
+			return nil, err
+		}
+		if secret, err = k.MarshalArmored(opts.Passphrase); err != nil {
+			return nil, err
+		}
+		pub = k.Public()
+	}
+	if secret != nil {
+		// Written before the ledger names it, through a rename: a crash
+		// leaves either no new key or a complete one.
+		tmp := filepath.Join(d.cfg.Dir, secretKeyFile+".tmp")
+		if err := os.WriteFile(tmp, secret, 0o600); err != nil {
+			return nil, err
+		}
+		if rec != nil && rec.Mode == "file" {
+			old := filepath.Join(d.cfg.Dir, secretKeyFile)
+			os.Rename(old, filepath.Join(d.cfg.Dir, "vendor-"+string(rec.Fingerprint)+".sec.asc"))
+		}
+		if err := os.Rename(tmp, filepath.Join(d.cfg.Dir, secretKeyFile)); err != nil {
+			return nil, err
+		}
+	}
+	r, _ := json.Marshal(signerRecord{Mode: mode, Fingerprint: pub.Fingerprint(), Created: now})
+	err := d.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set([]byte(prefixVendor+string(pub.Fingerprint())), pub.Armor()); err != nil {
+			return err
+		}
+		return txn.Set([]byte(keySigner), r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// Unlock makes the desk ready to sign: it decrypts the file key with
+// passphrase, or checks that GnuPG holds the key. Call it once per session;
+// batch signing then signs without asking again.
+func (d *Desk) Unlock(passphrase []byte) error {
+	var rec *signerRecord
+	if err := d.db.View(func(txn *badger.Txn) (err error) { rec, err = d.signerRecord(txn); return }); err != nil {
+		return err
+	}
+	if rec == nil {
+		return refuse(ErrNotInitialised, "this desk has no vendor key; run issuer init")
+	}
+	if rec.Mode == "gpg" {
+		g, err := NewGPGSigner(d.cfg.GPG, string(rec.Fingerprint))
+		if err != nil {
+			return err
+		}
+		d.signer = g
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(d.cfg.Dir, secretKeyFile))
+	if err != nil {
+		return fmt.Errorf("vendor key: %v", err)
+	}
+	if len(passphrase) == 0 {
+		return errors.New("the vendor key's passphrase is required (--passphrase-file, ISSUER_PASSPHRASE_FILE, or the prompt)")
+	}
+	k, err := format.ParsePrivateKey(b, passphrase)
+	if err != nil {
+		return refuse(ErrWrongPassphrase, "wrong passphrase for the vendor key")
+	}
+	if k.Fingerprint() != rec.Fingerprint {
+		return fmt.Errorf("%w: %s holds key %s, the ledger names %s", ErrDamaged, secretKeyFile, k.Fingerprint(), rec.Fingerprint)
+	}
+	d.signer = k
+	return nil
+}
+
+// NeedsPassphrase reports whether Unlock needs a passphrase (a file key).
+func (d *Desk) NeedsPassphrase() (bool, error) {
+	var rec *signerRecord
+	if err := d.db.View(func(txn *badger.Txn) (err error) { rec, err = d.signerRecord(txn); return }); err != nil {
+		return false, err
+	}
+	return rec != nil && rec.Mode == "file", nil
+}
+
+// VendorKeys returns the current vendor public key and, with all, every
+// key this desk has signed with (what products should pin during a
+// rotation).
+func (d *Desk) VendorKeys(all bool) ([]*format.PublicKey, error) {
+	var out []*format.PublicKey
+	err := d.db.View(func(txn *badger.Txn) error {
+		rec, err := d.signerRecord(txn)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return refuse(ErrNotInitialised, "this desk has no vendor key; run issuer init")
+		}
+		return kv.Scan(txn, prefixVendor, func(key string, val []byte) error {
+			set, err := format.ParseKeySet(val)
+			if err != nil {
+				return fmt.Errorf("%w: %s: %v", ErrDamaged, key, err)
+			}
+			k := set.Keys()[0]
+			if all || k.Fingerprint() == rec.Fingerprint {
+				out = append(out, k)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (d *Desk) keySet() (*format.KeySet, error) {
+	keys, err := d.VendorKeys(true)
+	if err != nil {
+		return nil, err
+	}
+	return format.NewKeySet(keys...), nil
+}
+
+func getJSON(txn *badger.Txn, key string, v any) (bool, error) {
+	b, err := kv.Get(txn, key)
+	if err != nil || b == nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("%w: %s: %v", ErrDamaged, key, err)
+	}
+	return true, nil
+}
+
+func setJSON(txn *badger.Txn, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return txn.Set([]byte(key), b)
+}

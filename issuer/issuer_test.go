@@ -1,0 +1,295 @@
+package issuer
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/csv"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airlock-license/airlock/format"
+)
+
+var t0 = time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newDesk(t testing.TB) (*Desk, *clock) {
+	c := &clock{t: t0}
+	d, err := OpenDesk(Config{Dir: filepath.Join(t.TempDir(), "desk"), Now: c.Now}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.Init(InitOptions{Name: "Vendor Licensing", Email: "lic@example.com", Passphrase: []byte("pw")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unlock([]byte("pw")); err != nil {
+		t.Fatal(err)
+	}
+	return d, c
+}
+
+// host simulates a host: a host key and machine identifiers.
+type host struct {
+	key *format.PrivateKey
+	ids map[string]string
+}
+
+func newHost(t testing.TB, ids ...string) *host {
+	k, err := format.GenerateKey(format.KeyOptions{Name: "host", Now: t0.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &host{key: k, ids: map[string]string{}}
+	for i, n := range []string{"machine-id", "mac", "root-disk"} {
+		h.ids[n] = ids[i]
+	}
+	return h
+}
+
+func (h *host) request(t testing.TB, productKey, version string, at time.Time) []byte {
+	id, _ := format.NewID(rand.Reader)
+	fp := format.Fingerprint{Components: map[string]string{}}
+	for n, v := range h.ids {
+		fp.Components[n] = format.HashComponent("astera", v)
+	}
+	msg, err := format.Sign(h.key, &format.Request{RequestID: id, Created: format.NewTime(at), Product: "astera", ProductVersion: version,
+		ProductKey: productKey, Licensee: format.Licensee{Name: "Ada Admin", Organization: "Example Bank"}, Fingerprint: fp,
+		HostKey: format.HostKeyField(h.key.Public())}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return format.Armor(msg, format.KindRequest)
+}
+
+func (h *host) receipt(t testing.TB, s *Signed, at time.Time) []byte {
+	a, err := format.DecodeUnverified(s.Response)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := a.Payload.(*format.Response)
+	msg, err := format.Sign(h.key, &format.Deactivation{LicenseID: r.LicenseID, RequestID: r.RequestID, HostKeyFingerprint: h.key.Fingerprint(), Deactivated: format.NewTime(at)}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+func oneKey(t testing.TB, d *Desk, o KeyOptions) string {
+	if o.Product == "" {
+		o.Product, o.Version, o.Features, o.Clients = "astera", 9, []string{"dataflow", "workflow"}, 2
+	}
+	ks, err := d.CreateKeys(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks[0].Key
+}
+
+func TestSignAndCount(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Activations: 1})
+	a := newHost(t, "m-a", "mac-a", "disk-a")
+	b := newHost(t, "m-b", "mac-b", "disk-b")
+
+	reqA := a.request(t, key, "9.1.0", c.Now())
+	s1, err := d.Sign(reqA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.Used != 1 || s1.Allowed != 1 || s1.Reissued || s1.Reinstall {
+		t.Fatalf("first: %+v", s1)
+	}
+	// The same request again: the same licence, not counted.
+	s2, err := d.Sign(reqA)
+	if err != nil || !s2.Reissued || s2.LicenseID != s1.LicenseID || !bytes.Equal(s2.Response, s1.Response) {
+		t.Fatalf("same request: %+v %v", s2, err)
+	}
+	// Another host: no activation left; the error says where they are.
+	_, err = d.Sign(b.request(t, key, "9.1.0", c.Now()))
+	if !errors.Is(err, ErrActivationLimit) || !strings.Contains(err.Error(), string(s1.LicenseID)) {
+		t.Fatalf("second host: %v", err)
+	}
+	// A reinstall on host A (new host key, same machine, one NIC changed).
+	c.Add(time.Hour)
+	a2 := newHost(t, "m-a", "mac-new", "disk-a")
+	s3, err := d.Sign(a2.request(t, key, "9.1.0", c.Now()))
+	if err != nil || !s3.Reinstall || s3.Used != 1 {
+		t.Fatalf("reinstall: %+v %v", s3, err)
+	}
+	// Host A deactivates the new licence: B may activate.
+	fr, err := d.Deactivate(a2.receipt(t, s3, c.Now()))
+	if err != nil || fr.AlreadyFreed {
+		t.Fatalf("deactivate: %+v %v", fr, err)
+	}
+	again, err := d.Deactivate(a2.receipt(t, s3, c.Now()))
+	if err != nil || !again.AlreadyFreed {
+		t.Fatalf("second receipt: %+v %v", again, err)
+	}
+	if _, err := d.Sign(b.request(t, key, "9.1.0", c.Now())); err != nil {
+		t.Fatalf("after deactivation: %v", err)
+	}
+}
+
+func TestSignRefusals(t *testing.T) {
+	d, c := newDesk(t)
+	key9 := oneKey(t, d, KeyOptions{})
+	key7 := oneKey(t, d, KeyOptions{Product: "astera", Version: 7, Features: []string{"dataflow"}, Clients: 1})
+	exp := t0.Add(24 * time.Hour)
+	keyExp := oneKey(t, d, KeyOptions{Product: "astera", Version: 9, Clients: 1, Expires: &exp})
+	h := newHost(t, "m", "mac", "disk")
+	unsold, _ := format.NewProductKey(rand.Reader)
+
+	cases := []struct {
+		name string
+		req  func() []byte
+		want error
+		text string
+	}{
+		{"version 7 key for 9.1", func() []byte { return h.request(t, key7, "9.1.0", c.Now()) }, ErrWrongVersion, "activates astera version 7, not version 9.1.0"},
+		{"unsold key", func() []byte { return h.request(t, unsold.String(), "9.1.0", c.Now()) }, ErrUnknownProductKey, "never sold"},
+		{"altered request", func() []byte {
+			a, _ := format.DecodeUnverified(h.request(t, key9, "9.1.0", c.Now()))
+			return bytes.Replace(a.Binary, []byte("Ada Admin"), []byte("Eve Admin"), 1)
+		}, format.ErrBadSignature, ""},
+		{"expired key", func() []byte { c.Add(48 * time.Hour); return h.request(t, keyExp, "9.1.0", c.Now()) }, ErrProductKeyExpired, "expired"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := d.Ledger()
+			_, err := d.Sign(tc.req())
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("want %v (%q), got %v", tc.want, tc.text, err)
+			}
+			after, _ := d.Ledger()
+			if len(after.Activations) != len(before.Activations) {
+				t.Fatal("a refused request changed the ledger")
+			}
+		})
+	}
+	_ = key9
+}
+
+func TestWrongPassphrase(t *testing.T) {
+	d, _ := newDesk(t)
+	d.signer = nil
+	if err := d.Unlock([]byte("nope")); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	if _, err := d.Init(InitOptions{Name: "x", Passphrase: []byte("y")}); !errors.Is(err, ErrAlreadyInit) {
+		t.Fatalf("second init: %v", err)
+	}
+}
+
+func TestRotationKeepsLedger(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Activations: 2})
+	s1, err := d.Sign(newHost(t, "1", "1", "1").request(t, key, "9.1.0", c.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := d.VendorKeys(false)
+	if _, err := d.Init(InitOptions{Name: "Vendor 2027", Passphrase: []byte("pw2"), Rotate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unlock([]byte("pw2")); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := d.VendorKeys(true)
+	cur, _ := d.VendorKeys(false)
+	if len(all) != 2 || cur[0].Fingerprint() == old[0].Fingerprint() {
+		t.Fatalf("keys after rotation: %d", len(all))
+	}
+	s2, err := d.Sign(newHost(t, "2", "2", "2").request(t, key, "9.1.0", c.Now()))
+	if err != nil || s2.Used != 2 {
+		t.Fatalf("after rotation: %+v %v", s2, err)
+	}
+	in, err := d.Inspect(s1.Response)
+	if err != nil || !in.Valid {
+		t.Fatalf("old response after rotation: %+v %v", in, err)
+	}
+}
+
+func TestRevocationsSerial(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	s, _ := d.Sign(newHost(t, "1", "1", "1").request(t, key, "9.1.0", c.Now()))
+	_, s1, err := d.Revocations()
+	if err != nil || s1 != 1 {
+		t.Fatalf("first list: %d %v", s1, err)
+	}
+	if _, again, _ := d.Revocations(); again != 1 {
+		t.Fatalf("no change, serial %d", again)
+	}
+	if err := d.Revoke(s.LicenseID, "refunded"); err != nil {
+		t.Fatal(err)
+	}
+	list, s2, err := d.Revocations()
+	if err != nil || s2 != 2 {
+		t.Fatalf("after revoke: %d %v", s2, err)
+	}
+	keys, _ := d.keySet()
+	a, err := format.Verify(list, format.VerifyOptions{Keys: keys, Kinds: []format.Kind{format.KindRevocations}, Now: c.Now()})
+	if err != nil || !a.Payload.(*format.Revocations).Contains(s.LicenseID) {
+		t.Fatalf("list: %v", err)
+	}
+	if err := d.Revoke("AAAAAAAAAAAAAAAAAAAAAAAAAA", ""); !errors.Is(err, ErrUnknownLicense) {
+		t.Fatalf("unknown licence: %v", err)
+	}
+}
+
+func TestLedgerCSV(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	h := newHost(t, "1", "1", "1")
+	if _, err := d.Sign(h.request(t, key, "9.1.0", c.Now())); err != nil {
+		t.Fatal(err)
+	}
+	l, err := d.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := l.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil || len(rows) != 3 || rows[1][1] != "key" || rows[2][1] != "activation" || rows[2][6] != "Ada Admin" {
+		t.Fatalf("csv: %v %q", err, rows)
+	}
+	if cellSafe("=HYPERLINK(1)") != "'=HYPERLINK(1)" || cellSafe("Ada") != "Ada" {
+		t.Fatal("formula cells are not neutralised")
+	}
+}
+
+func BenchmarkSign(b *testing.B) {
+	d, c := newDesk(b)
+	key := oneKey(b, d, KeyOptions{Activations: 1_000_000})
+	reqs := make([][]byte, 0, 1024)
+	for i := 0; i < 1024; i++ {
+		reqs = append(reqs, newHost(b, strings.Repeat("m", i+1), strings.Repeat("a", i+1), strings.Repeat("d", i+1)).request(b, key, "9.1.0", c.Now()))
+	}
+	b.ResetTimer()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i >= len(reqs) {
+			b.StopTimer()
+			reqs = append(reqs, newHost(b, strings.Repeat("n", i+1), strings.Repeat("b", i+1), strings.Repeat("e", i+1)).request(b, key, "9.1.0", c.Now()))
+			b.StartTimer()
+		}
+		if _, err := d.Sign(reqs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package issuer
+
+import (
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/kv"
+)
+
+// ProductKey is a sold product key and what it entitles to.
+type ProductKey struct {
+	Key         string     `json:"product_key"`
+	Product     string     `json:"product"`
+	Version     int        `json:"version"` // the major version it activates
+	Features    []string   `json:"features"`
+	Clients     int        `json:"clients"`
+	Activations int        `json:"activations"`       // hosts it may activate at once
+	Expires     *time.Time `json:"expires,omitempty"` // licences end then; no signing after it
+	Created     time.Time  `json:"created"`
+	// Used is the number of live activations (filled in by listings).
+	Used int `json:"used"`
+}
+
+// KeyOptions describe a sale.
+type KeyOptions struct {
+	Product     string
+	Version     int
+	Features    []string
+	Clients     int
+	Activations int // default 1
+	Expires     *time.Time
+	Count       int // default 1
+}
+
+// MaxKeysPerCall bounds one keys create.
+const MaxKeysPerCall = 10000
+
+// CreateKeys records Count new product keys with the entitlement and
+// returns them, in one transaction.
+func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
+	if o.Activations == 0 {
+		o.Activations = 1
+	}
+	if o.Count == 0 {
+		o.Count = 1
+	}
+	switch {
+	case !format.ValidProduct(o.Product):
+		return nil, fmt.Errorf("--product %q: use 1-64 of a-z, 0-9, '.', '_', '-'", o.Product)
+	case o.Version < 0 || o.Version > format.MaxMajorVersion:
+		return nil, fmt.Errorf("--version %d is out of range", o.Version)
+	case len(o.Features) > format.MaxFeatures:
+		return nil, fmt.Errorf("at most %d features", format.MaxFeatures)
+	case o.Clients < 1 || o.Clients > format.MaxClients:
+		return nil, fmt.Errorf("--clients must be 1 to %d", format.MaxClients)
+	case o.Activations < 1 || o.Activations > 1_000_000:
+		return nil, fmt.Errorf("--activations must be 1 or more")
+	case o.Count < 1 || o.Count > MaxKeysPerCall:
+		return nil, fmt.Errorf("--count must be 1 to %d", MaxKeysPerCall)
+	case o.Expires != nil && !o.Expires.After(d.cfg.now()):
+		return nil, fmt.Errorf("--expires %s is in the past", o.Expires.Format(time.RFC3339))
+	}
+	seen := map[string]bool{}
+	for _, f := range o.Features {
+		if !format.ValidFeature(f) || seen[f] {
+			return nil, fmt.Errorf("--features: %q is not a feature name, or appears twice", f)
+		}
+		seen[f] = true
+	}
+	now := d.cfg.now()
+	var out []ProductKey
+	err := d.db.Update(func(txn *badger.Txn) error {
+		for len(out) < o.Count {
+			k, err := format.NewProductKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			if b, err := kv.Get(txn, prefixPK+k.String()); err != nil {
+				return err
+			} else if b != nil {
+				continue // a 100-bit collision: draw again
+			}
+			pk := ProductKey{Key: k.String(), Product: o.Product, Version: o.Version, Features: sortedCopy(o.Features),
+				Clients: o.Clients, Activations: o.Activations, Expires: o.Expires, Created: now}
+			if err := setJSON(txn, prefixPK+pk.Key, pk); err != nil {
+				return err
+			}
+			out = append(out, pk)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Keys lists every product key with its activations in use.
+func (d *Desk) Keys() ([]ProductKey, error) {
+	var out []ProductKey
+	err := d.db.View(func(txn *badger.Txn) error {
+		return kv.Scan(txn, prefixPK, func(key string, val []byte) error {
+			var pk ProductKey
+			if _, err := getJSON(txn, key, &pk); err != nil {
+				return err
+			}
+			used, err := liveActivations(txn, pk.Key)
+			if err != nil {
+				return err
+			}
+			pk.Used = len(used)
+			out = append(out, pk)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Created.Before(out[j].Created) || out[i].Created.Equal(out[j].Created) && out[i].Key < out[j].Key
+	})
+	return out, err
+}
+
+func sortedCopy(s []string) []string {
+	c := append([]string{}, s...)
+	sort.Strings(c)
+	return c
+}
+
+// ParseFeatures splits "a,b, c" into names.
+func ParseFeatures(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

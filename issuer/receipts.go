@@ -1,0 +1,148 @@
+package issuer
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/kv"
+)
+
+// Deactivated is the outcome of taking back a deactivation receipt.
+type Deactivated struct {
+	LicenseID  format.ID
+	ProductKey string
+	// AlreadyFreed: the receipt was taken before; nothing changed.
+	AlreadyFreed bool
+}
+
+// Deactivate verifies a deactivation receipt against the host key recorded
+// for its licence and frees that activation, once.
+func (d *Desk) Deactivate(receipt []byte) (*Deactivated, error) {
+	now := d.cfg.now()
+	u, err := format.DecodeUnverified(receipt)
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	claim, ok := u.Payload.(*format.Deactivation)
+	if !ok {
+		return nil, fmt.Errorf("receipt: %w", &format.WrongKindError{Got: u.Kind, Want: []format.Kind{format.KindDeactivation}})
+	}
+	var out *Deactivated
+	err = d.db.Update(func(txn *badger.Txn) error {
+		act := new(Activation)
+		if ok, err := getJSON(txn, prefixAct+string(claim.LicenseID), act); err != nil {
+			return err
+		} else if !ok {
+			return refuse(ErrUnknownLicense, fmt.Sprintf("licence %s was not issued by this desk", claim.LicenseID))
+		}
+		hk, err := (&format.Request{HostKey: act.HostKey}).PublicKey()
+		if err != nil {
+			return fmt.Errorf("%w: host key of licence %s: %v", ErrDamaged, act.LicenseID, err)
+		}
+		a, err := format.Verify(receipt, format.VerifyOptions{Keys: format.NewKeySet(hk), Kinds: []format.Kind{format.KindDeactivation}, Now: now})
+		if err != nil {
+			return fmt.Errorf("receipt: %w", err)
+		}
+		r := a.Payload.(*format.Deactivation)
+		if r.RequestID != act.RequestID || r.HostKeyFingerprint != act.HostKeyFingerprint {
+			return refuse(ErrReceiptMismatch, fmt.Sprintf("the receipt for licence %s names another request or host key than the ledger", act.LicenseID))
+		}
+		out = &Deactivated{LicenseID: act.LicenseID, ProductKey: act.ProductKey}
+		if act.Deactivated != nil {
+			out.AlreadyFreed = true
+			return nil
+		}
+		t := now
+		act.Deactivated = &t
+		return setJSON(txn, prefixAct+string(act.LicenseID), act)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Revoke marks a licence revoked; the next revocation list carries it.
+func (d *Desk) Revoke(id format.ID, reason string) error {
+	if reason != "" {
+		if err := (&format.Revocations{Serial: 1, Issued: format.NewTime(d.cfg.now()), Revoked: []format.Revoked{{LicenseID: id, Reason: reason}}}).Validate(); err != nil {
+			return fmt.Errorf("--reason: %v", err)
+		}
+	}
+	return d.db.Update(func(txn *badger.Txn) error {
+		act := new(Activation)
+		if ok, err := getJSON(txn, prefixAct+string(id), act); err != nil {
+			return err
+		} else if !ok {
+			return refuse(ErrUnknownLicense, fmt.Sprintf("licence %s was not issued by this desk", id))
+		}
+		if act.Revoked != nil {
+			return nil
+		}
+		t := d.cfg.now()
+		act.Revoked, act.RevokeReason = &t, reason
+		if err := setJSON(txn, prefixAct+string(id), act); err != nil {
+			return err
+		}
+		return txn.Set([]byte(keyRevDirty), []byte("1"))
+	})
+}
+
+// Revocations signs the list of every revoked licence. Its serial grows
+// whenever a revocation was added since the last list; asking again
+// without a change gives the same serial.
+func (d *Desk) Revocations() ([]byte, uint64, error) {
+	if d.signer == nil {
+		return nil, 0, fmt.Errorf("the desk is locked: Unlock it first")
+	}
+	now := d.cfg.now()
+	var msg []byte
+	var serial uint64
+	err := d.db.Update(func(txn *badger.Txn) error {
+		v, err := kv.Get(txn, keyRevSerial)
+		if err != nil {
+			return err
+		}
+		serial, _ = strconv.ParseUint(string(v), 10, 64)
+		dirty, err := kv.Get(txn, keyRevDirty)
+		if err != nil {
+			return err
+		}
+		if serial == 0 || dirty != nil {
+			serial++
+		}
+		list := &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: []format.Revoked{}}
+		err = kv.Scan(txn, prefixAct, func(key string, val []byte) error {
+			act := new(Activation)
+			if _, err := getJSON(txn, key, act); err != nil {
+				return err
+			}
+			if act.Revoked != nil {
+				list.Revoked = append(list.Revoked, format.Revoked{LicenseID: act.LicenseID, Reason: act.RevokeReason})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(list.Revoked) > format.MaxRevoked {
+			return fmt.Errorf("more than %d revoked licences do not fit one list", format.MaxRevoked)
+		}
+		sort.Slice(list.Revoked, func(i, j int) bool { return list.Revoked[i].LicenseID < list.Revoked[j].LicenseID })
+		if msg, err = format.Sign(d.signer, list, now); err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(keyRevSerial), []byte(strconv.FormatUint(serial, 10))); err != nil {
+			return err
+		}
+		return txn.Delete([]byte(keyRevDirty))
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return format.Armor(msg, format.KindRevocations), serial, nil
+}

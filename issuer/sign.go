@@ -1,0 +1,213 @@
+package issuer
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/kv"
+)
+
+// Activation is one licence issued to one host.
+type Activation struct {
+	LicenseID          format.ID             `json:"license_id"`
+	ProductKey         string                `json:"product_key"`
+	Product            string                `json:"product"`
+	RequestID          format.ID             `json:"request_id"`
+	RequestDigest      format.Digest         `json:"request_digest"`
+	Licensee           format.Licensee       `json:"licensee"`
+	HostKey            string                `json:"host_key"` // as the request carried it
+	HostKeyFingerprint format.KeyFingerprint `json:"host_key_fingerprint"`
+	Fingerprint        format.Fingerprint    `json:"fingerprint"`
+	Issued             time.Time             `json:"issued"`
+	Response           []byte                `json:"response"` // exactly as signed
+	// ReinstallOf is the licence this one replaced on the same host;
+	// SupersededBy is set on that older licence.
+	ReinstallOf  format.ID  `json:"reinstall_of,omitempty"`
+	SupersededBy format.ID  `json:"superseded_by,omitempty"`
+	Deactivated  *time.Time `json:"deactivated,omitempty"`
+	Revoked      *time.Time `json:"revoked,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
+}
+
+// live reports whether the activation holds one of its key's activations.
+func (a *Activation) live() bool {
+	return a.Deactivated == nil && a.Revoked == nil && a.SupersededBy == ""
+}
+
+// liveActivations returns the live activations of a product key, through
+// the per-key index so that a large ledger does not slow signing.
+func liveActivations(txn *badger.Txn, key string) ([]*Activation, error) {
+	var out []*Activation
+	err := kv.Scan(txn, prefixPKAct+key+"/", func(k string, _ []byte) error {
+		id := k[strings.LastIndexByte(k, '/')+1:]
+		a := new(Activation)
+		ok, err := getJSON(txn, prefixAct+id, a)
+		if err != nil {
+			return err
+		}
+		if ok && a.live() {
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Signed is the outcome of signing one request.
+type Signed struct {
+	LicenseID format.ID
+	Response  []byte // armored, ready to write out
+	// Reissued: this very request was signed before; the same licence is
+	// returned and nothing is counted. Reinstall: the host already held an
+	// activation of this key (same host key or matching fingerprint); the
+	// new licence replaces it without using another activation.
+	Reissued, Reinstall bool
+	Used, Allowed       int // activations of the key after this one
+	Licensee            format.Licensee
+}
+
+// Sign verifies one request (armored, binary or QR text) and issues its
+// licence. The activation is recorded, in one synced transaction, before
+// the response is returned: a crash never leaves a licence signed but
+// uncounted. Unlock first.
+func (d *Desk) Sign(request []byte) (*Signed, error) {
+	if d.signer == nil {
+		return nil, errors.New("the desk is locked: Unlock it first")
+	}
+	now := d.cfg.now()
+	a, req, err := format.VerifyRequest(request, now)
+	if err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	var out *Signed
+	err = d.db.Update(func(txn *badger.Txn) error {
+		var err error
+		out, err = d.sign(txn, now, a, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *format.Request) (*Signed, error) {
+	// The same request again: the same licence, counted once.
+	if id, err := kv.Get(txn, prefixReq+a.Digest.String()); err != nil {
+		return nil, err
+	} else if id != nil {
+		prev := new(Activation)
+		if ok, err := getJSON(txn, prefixAct+string(id), prev); err != nil || !ok {
+			return nil, fmt.Errorf("%w: licence %s of request %s is missing", ErrDamaged, id, req.RequestID)
+		}
+		used, _ := liveActivations(txn, prev.ProductKey)
+		pk := new(ProductKey)
+		getJSON(txn, prefixPK+prev.ProductKey, pk)
+		return &Signed{LicenseID: prev.LicenseID, Response: format.Armor(prev.Response, format.KindResponse), Reissued: true,
+			Used: len(used), Allowed: pk.Activations, Licensee: prev.Licensee}, nil
+	}
+	pk := new(ProductKey)
+	if ok, err := getJSON(txn, prefixPK+req.ProductKey, pk); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, refuse(ErrUnknownProductKey, fmt.Sprintf("product key %s was never sold by this desk; check the key on the order", req.ProductKey))
+	}
+	major, _ := format.MajorVersion(req.ProductVersion)
+	switch {
+	case pk.Product != req.Product:
+		return nil, refuse(ErrWrongProduct, fmt.Sprintf("product key %s is for %s, the request is for %s", pk.Key, pk.Product, req.Product))
+	case pk.Version != major:
+		return nil, refuse(ErrWrongVersion, fmt.Sprintf("product key %s activates %s version %d, not version %s; the customer needs a key for version %d",
+			pk.Key, pk.Product, pk.Version, req.ProductVersion, major))
+	case pk.Expires != nil && !now.Before(*pk.Expires):
+		return nil, refuse(ErrProductKeyExpired, fmt.Sprintf("product key %s expired on %s", pk.Key, pk.Expires.Format("2006-01-02")))
+	}
+	live, err := liveActivations(txn, pk.Key)
+	if err != nil {
+		return nil, err
+	}
+	// A host that already holds an activation of this key reinstalls.
+	var replaced *Activation
+	for _, act := range live {
+		if act.HostKeyFingerprint == a.Signer.Fingerprint() || format.Match(act.Fingerprint, req.Fingerprint).OK() {
+			replaced = act
+			break
+		}
+	}
+	if replaced == nil && len(live) >= pk.Activations {
+		var where []string
+		for _, act := range live {
+			where = append(where, fmt.Sprintf("%s (%s, %s, since %s)", act.LicenseID, act.Licensee.Name, act.Licensee.Organization, act.Issued.Format("2006-01-02")))
+		}
+		return nil, refuse(ErrActivationLimit, fmt.Sprintf("product key %s has all %d activation(s) in use: %s; the customer must deactivate one first, or buy more",
+			pk.Key, pk.Activations, strings.Join(where, "; ")))
+	}
+	id, err := format.NewID(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	fp := req.Fingerprint
+	fp.Threshold = format.DefaultThreshold(len(fp.Components))
+	resp := &format.Response{
+		LicenseID: id, RequestID: req.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
+		Product: pk.Product, Versions: []int{pk.Version}, Licensee: req.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(),
+		Fingerprint: fp, Features: pk.Features, Limits: format.Limits{Clients: pk.Clients},
+	}
+	if pk.Expires != nil {
+		t := format.NewTime(*pk.Expires)
+		resp.NotAfter = &t
+	}
+	msg, err := format.Sign(d.signer, resp, now)
+	if err != nil {
+		return nil, err
+	}
+	act := &Activation{
+		LicenseID: id, ProductKey: pk.Key, Product: pk.Product, RequestID: req.RequestID, RequestDigest: a.Digest,
+		Licensee: req.Licensee, HostKey: req.HostKey, HostKeyFingerprint: a.Signer.Fingerprint(), Fingerprint: fp,
+		Issued: now, Response: msg,
+	}
+	used := len(live) + 1
+	if replaced != nil {
+		act.ReinstallOf = replaced.LicenseID
+		replaced.SupersededBy = id
+		if err := setJSON(txn, prefixAct+string(replaced.LicenseID), replaced); err != nil {
+			return nil, err
+		}
+		used = len(live)
+	}
+	if err := setJSON(txn, prefixAct+string(id), act); err != nil {
+		return nil, err
+	}
+	if err := txn.Set([]byte(prefixPKAct+pk.Key+"/"+string(id)), nil); err != nil {
+		return nil, err
+	}
+	if err := txn.Set([]byte(prefixReq+a.Digest.String()), []byte(id)); err != nil {
+		return nil, err
+	}
+	return &Signed{LicenseID: id, Response: format.Armor(msg, format.KindResponse), Reinstall: replaced != nil,
+		Used: used, Allowed: pk.Activations, Licensee: req.Licensee}, nil
+}
+
+// BatchResult is one request's outcome in SignAll.
+type BatchResult struct {
+	Name   string // as given (a file name)
+	Signed *Signed
+	Err    error
+}
+
+// SignAll signs several requests with one unlocked key; a bad request is
+// reported in its result and does not stop the others.
+func (d *Desk) SignAll(names []string, requests [][]byte) []BatchResult {
+	out := make([]BatchResult, len(requests))
+	for i, r := range requests {
+		out[i].Name = names[i]
+		out[i].Signed, out[i].Err = d.Sign(r)
+	}
+	return out
+}
