@@ -293,3 +293,47 @@ func BenchmarkSign(b *testing.B) {
 		}
 	}
 }
+
+func TestSignAll(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Activations: 2})
+	reqs := [][]byte{
+		newHost(t, "1", "1", "1").request(t, key, "9.1.0", c.Now()),
+		[]byte("not a request"),
+		newHost(t, "2", "2", "2").request(t, key, "9.1.0", c.Now()),
+		newHost(t, "3", "3", "3").request(t, key, "9.1.0", c.Now()),
+	}
+	res, err := d.SignAll([]string{"a", "b", "c", "d"}, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[1].Err == nil || res[2].Err != nil || !errors.Is(res[3].Err, ErrActivationLimit) {
+		t.Fatalf("batch: %+v", res)
+	}
+	l, _ := d.Ledger()
+	if len(l.Activations) != 2 {
+		t.Fatalf("ledger holds %d activations", len(l.Activations))
+	}
+}
+
+// BenchmarkSignBatch signs 100 requests in one call, as `issuer sign
+// DIR/*.req -o out/` does.
+func BenchmarkSignBatch(b *testing.B) {
+	d, c := newDesk(b)
+	key := oneKey(b, d, KeyOptions{Activations: 1_000_000})
+	b.ReportAllocs()
+	for n := 0; b.Loop(); n++ {
+		b.StopTimer()
+		names := make([]string, 100)
+		reqs := make([][]byte, 100)
+		for i := range reqs {
+			id := strings.Repeat("x", n+1) + strings.Repeat("y", i+1)
+			reqs[i] = newHost(b, id, id+"m", id+"d").request(b, key, "9.1.0", c.Now())
+		}
+		b.StartTimer()
+		res, err := d.SignAll(names, reqs)
+		if err != nil || res[99].Err != nil {
+			b.Fatal(err)
+		}
+	}
+}

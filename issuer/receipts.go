@@ -58,6 +58,9 @@ func (d *Desk) Deactivate(receipt []byte) (*Deactivated, error) {
 		}
 		t := now
 		act.Deactivated = &t
+		if err := endLive(txn, act); err != nil {
+			return err
+		}
 		return setJSON(txn, prefixAct+string(act.LicenseID), act)
 	})
 	if err != nil {
@@ -86,6 +89,9 @@ func (d *Desk) Revoke(id format.ID, reason string) error {
 		t := d.cfg.now()
 		act.Revoked, act.RevokeReason = &t, reason
 		if err := setJSON(txn, prefixAct+string(id), act); err != nil {
+			return err
+		}
+		if err := endLive(txn, act); err != nil {
 			return err
 		}
 		return txn.Set([]byte(keyRevDirty), []byte("1"))

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,23 +41,35 @@ func (a *Activation) live() bool {
 	return a.Deactivated == nil && a.Revoked == nil && a.SupersededBy == ""
 }
 
-// liveActivations returns the live activations of a product key, through
-// the per-key index so that a large ledger does not slow signing.
-func liveActivations(txn *badger.Txn, key string) ([]*Activation, error) {
-	var out []*Activation
-	err := kv.Scan(txn, prefixPKAct+key+"/", func(k string, _ []byte) error {
-		id := k[strings.LastIndexByte(k, '/')+1:]
-		a := new(Activation)
-		ok, err := getJSON(txn, prefixAct+id, a)
-		if err != nil {
-			return err
+// liveEntry is the index entry pkact/<key>/<license_id> of a live
+// activation: what counting and reinstall detection need, so that signing
+// does not decode whole activations. It is deleted when the activation
+// stops being live (deactivated, revoked, replaced).
+type liveEntry struct {
+	LicenseID          format.ID             `json:"license_id"`
+	HostKeyFingerprint format.KeyFingerprint `json:"host_key_fingerprint"`
+	Fingerprint        format.Fingerprint    `json:"fingerprint"`
+	Licensee           format.Licensee       `json:"licensee"`
+	Issued             time.Time             `json:"issued"`
+}
+
+// liveActivations returns the live activations of a product key.
+func liveActivations(txn *badger.Txn, key string) ([]*liveEntry, error) {
+	var out []*liveEntry
+	err := kv.Scan(txn, prefixPKAct+key+"/", func(k string, v []byte) error {
+		e := new(liveEntry)
+		if err := json.Unmarshal(v, e); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrDamaged, k, err)
 		}
-		if ok && a.live() {
-			out = append(out, a)
-		}
+		out = append(out, e)
 		return nil
 	})
 	return out, err
+}
+
+// endLive removes an activation from its key's live index.
+func endLive(txn *badger.Txn, a *Activation) error {
+	return txn.Delete([]byte(prefixPKAct + a.ProductKey + "/" + string(a.LicenseID)))
 }
 
 // Signed is the outcome of signing one request.
@@ -134,9 +147,12 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	}
 	// A host that already holds an activation of this key reinstalls.
 	var replaced *Activation
-	for _, act := range live {
-		if act.HostKeyFingerprint == a.Signer.Fingerprint() || format.Match(act.Fingerprint, req.Fingerprint).OK() {
-			replaced = act
+	for _, e := range live {
+		if e.HostKeyFingerprint == a.Signer.Fingerprint() || format.Match(e.Fingerprint, req.Fingerprint).OK() {
+			replaced = new(Activation)
+			if ok, err := getJSON(txn, prefixAct+string(e.LicenseID), replaced); err != nil || !ok {
+				return nil, fmt.Errorf("%w: activation %s is indexed but missing", ErrDamaged, e.LicenseID)
+			}
 			break
 		}
 	}
@@ -179,12 +195,16 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		if err := setJSON(txn, prefixAct+string(replaced.LicenseID), replaced); err != nil {
 			return nil, err
 		}
+		if err := endLive(txn, replaced); err != nil {
+			return nil, err
+		}
 		used = len(live)
 	}
 	if err := setJSON(txn, prefixAct+string(id), act); err != nil {
 		return nil, err
 	}
-	if err := txn.Set([]byte(prefixPKAct+pk.Key+"/"+string(id)), nil); err != nil {
+	entry := liveEntry{LicenseID: id, HostKeyFingerprint: act.HostKeyFingerprint, Fingerprint: fp, Licensee: act.Licensee, Issued: now}
+	if err := setJSON(txn, prefixPKAct+pk.Key+"/"+string(id), entry); err != nil {
 		return nil, err
 	}
 	if err := txn.Set([]byte(prefixReq+a.Digest.String()), []byte(id)); err != nil {
@@ -201,13 +221,44 @@ type BatchResult struct {
 	Err    error
 }
 
-// SignAll signs several requests with one unlocked key; a bad request is
-// reported in its result and does not stop the others.
-func (d *Desk) SignAll(names []string, requests [][]byte) []BatchResult {
-	out := make([]BatchResult, len(requests))
-	for i, r := range requests {
-		out[i].Name = names[i]
-		out[i].Signed, out[i].Err = d.Sign(r)
+// batchChunk bounds the requests signed in one transaction.
+const batchChunk = 256
+
+// SignAll signs several requests with one unlocked key. Each chunk of
+// requests is recorded in one synced transaction (so a batch costs one disk
+// sync per chunk, not per request) before any response is returned; a bad
+// request is reported in its result and does not stop the others.
+func (d *Desk) SignAll(names []string, requests [][]byte) ([]BatchResult, error) {
+	if d.signer == nil {
+		return nil, errors.New("the desk is locked: Unlock it first")
 	}
-	return out
+	out := make([]BatchResult, len(requests))
+	for start := 0; start < len(requests); start += batchChunk {
+		end := min(start+batchChunk, len(requests))
+		now := d.cfg.now()
+		err := d.db.Update(func(txn *badger.Txn) error {
+			for i := start; i < end; i++ {
+				out[i] = BatchResult{Name: names[i]}
+				a, req, err := format.VerifyRequest(requests[i], now)
+				if err != nil {
+					out[i].Err = fmt.Errorf("request: %w", err)
+					continue
+				}
+				out[i].Signed, out[i].Err = d.sign(txn, now, a, req)
+				if out[i].Err != nil && !isRefusal(out[i].Err) {
+					return out[i].Err // a store error: nothing of this chunk is recorded
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func isRefusal(err error) bool {
+	var r *refusal
+	return errors.As(err, &r)
 }
