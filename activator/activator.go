@@ -11,6 +11,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/kv"
 )
 
 // DefaultClockTolerance is how far the wall clock may fall behind the
@@ -224,12 +225,12 @@ func evaluate(cfg *Config, st *storeState, host *HostFingerprint) *Snapshot {
 	case revs != nil && revs.Contains(id):
 		snap.State = StateRevoked
 		snap.Problems = append(snap.Problems, fmt.Sprintf("licence %s was revoked by the vendor (list %d); contact your vendor", id, revs.Serial))
-	case resp.NotAfter != nil && setBack > 0:
-		snap.State = StateSuspended
-		snap.Problems = append(snap.Problems, fmt.Sprintf("the system clock is %s behind the latest time this host has seen; set the clock right to resume the time-limited licence", setBack.Round(time.Minute)))
 	case resp.NotAfter != nil && !now.Before(resp.NotAfter.Time):
 		snap.State = StateExpired
 		snap.Problems = append(snap.Problems, fmt.Sprintf("licence expired at %s; ask your vendor for a renewal", resp.NotAfter))
+	case resp.NotAfter != nil && setBack > 0:
+		snap.State = StateSuspended
+		snap.Problems = append(snap.Problems, fmt.Sprintf("the system clock is %s behind the latest time this host has seen; set the clock right to resume the time-limited licence", setBack.Round(time.Minute)))
 	case resp.NotBefore != nil && now.Before(resp.NotBefore.Time):
 		snap.State = StateInactive
 		snap.Problems = append(snap.Problems, fmt.Sprintf("licence is valid from %s", resp.NotBefore))
@@ -289,4 +290,17 @@ func joinInts(v []int) string {
 		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, ", ")
+}
+
+// recordTime keeps the highest time seen current when it lags the clock by
+// more than every, so that a clock wound back is noticed even on a host
+// that only reads (status, the running product). Failures are ignored: a
+// reader without write access still judges by what is recorded.
+func recordTime(d *kv.DB, st *storeState, now time.Time, every time.Duration) {
+	if now.Sub(st.maxTime) < every {
+		return
+	}
+	if d.Update(func(txn *badger.Txn) error { return setMaxTime(txn, st, now) }) == nil {
+		st.maxTime = now
+	}
 }

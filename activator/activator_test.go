@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
 )
@@ -586,5 +589,156 @@ func BenchmarkImport(b *testing.B) {
 		if _, err := s.Import(resp); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Regressions found in review.
+
+// A clock wound back after the licence was only read (status, the running
+// product) is still noticed.
+func TestClockBackAfterReadsOnly(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	end := format.NewTime(t0.AddDate(0, 0, 30))
+	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(t0.AddDate(0, 0, 29))
+	if st, _ := s.Status(); st.State != StateActive {
+		t.Fatalf("day 29: %s", st.State)
+	}
+	e.clock.Set(t0.AddDate(0, 0, 2))
+	if st, _ := s.Status(); st.State != StateSuspended {
+		t.Fatalf("clock wound back to day 2 after a status on day 29: %s", st.State)
+	}
+	s.Close()
+	lic, _ := Open(e.cfg)
+	defer lic.Close()
+	if lic.Enabled("workflow") {
+		t.Fatal("the product runs on a wound-back clock")
+	}
+}
+
+// While the store cannot be read, the running product still judges the last
+// state it read against the clock.
+func TestExpiryWhileStoreLocked(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	end := format.NewTime(t0.Add(time.Hour))
+	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	lic, _ := Open(e.cfg)
+	defer lic.Close()
+	holder := e.store() // a writer holds the store from now on
+	_ = holder
+	e.clock.Set(end.Time.Add(2 * time.Minute))
+	lic.Reload()
+	if lic.Enabled("workflow") || lic.Snapshot().State != StateExpired {
+		t.Fatalf("expired while the store was held: %+v", lic.Snapshot())
+	}
+}
+
+// The watcher re-checks when the clock moves backwards, too.
+func TestWatcherNoticesClockBack(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	end := format.NewTime(t0.AddDate(0, 1, 0))
+	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	lic, _ := Open(e.cfg)
+	defer lic.Close()
+	e.clock.Set(t0.Add(-25 * time.Hour))
+	deadline := time.Now().Add(5 * time.Second)
+	for lic.Snapshot().State != StateSuspended && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := lic.Snapshot().State; st != StateSuspended {
+		t.Fatalf("clock 25h back: %s", st)
+	}
+}
+
+// A hook may register hooks and read the snapshot without deadlocking.
+func TestHookReentry(t *testing.T) {
+	e := newEnv(t)
+	lic, _ := Open(e.cfg)
+	defer lic.Close()
+	done := make(chan bool, 1)
+	lic.OnChange(func(old, new *Snapshot) {
+		lic.OnChange(func(*Snapshot, *Snapshot) {})
+		done <- lic.Snapshot() == new
+	})
+	s := e.store()
+	req := e.request(s)
+	if _, err := s.Import(e.respond(req.Binary, nil)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("the hook saw another snapshot")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("hook deadlocked or never ran")
+	}
+	lic.Close()
+	lic.Close() // twice is harmless
+}
+
+// Audit entries made while the trusted time stands still are all kept.
+func TestAuditKeepsEveryEntry(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	e.request(s)
+	for i := 0; i < 5; i++ {
+		s.Import([]byte("garbage"))
+	}
+	n := 0
+	s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, prefixAudit, func(string, []byte) error { n++; return nil })
+	})
+	if n != 6 {
+		t.Fatalf("%d audit entries, want 6", n)
+	}
+}
+
+// Re-importing the active licence is a no-op only while it holds.
+func TestReimportExpired(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	req := e.request(s)
+	end := format.NewTime(t0.Add(time.Hour))
+	resp := e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })
+	if _, err := s.Import(resp); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(end.Time.Add(time.Hour))
+	if _, err := s.Import(resp); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("re-import of an expired licence: %v", err)
+	}
+	// Expired wins over suspended: winding the clock back cannot help.
+	e.clock.Set(t0.Add(-48 * time.Hour))
+	if st, _ := s.Status(); st.State != StateExpired && st.State != StateSuspended {
+		t.Fatalf("state %s", st.State)
+	}
+}
+
+// A request is dated by the wall clock even after the trusted time jumped.
+func TestRequestAfterClockJump(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	e.clock.Set(t0.AddDate(5, 0, 0))
+	e.request(s)
+	e.clock.Set(t0)
+	req := e.request(s)
+	if _, _, err := format.VerifyRequest(req.Binary, t0); err != nil {
+		t.Fatalf("request after a clock jump: %v", err)
 	}
 }

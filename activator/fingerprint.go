@@ -109,28 +109,22 @@ var rootOnly = map[string]bool{format.ComponentDMIProduct: true}
 // MatchHost compares a recorded fingerprint (from a request or a licence)
 // with this host as h describes it, like [format.Match], except that
 // recorded root-only components (the DMI product UUID) that are
-// unverifiable here are left out: Total and
-// Needed each drop by one per such component, but Needed never drops below
-// 2 while 2 or more components remain, nor below 1. With nothing left to
-// compare the result is not OK.
+// unverifiable here are left out and treated as possibly changed: the
+// components left must still meet the recorded threshold, capped at their
+// number. With nothing left to compare the result is not OK.
 //
 // Why: `activator request` runs as root and records the DMI product UUID,
 // whose file is mode 0400, while the licensed server usually runs as a
-// service user that cannot read it. Counting the component as changed would
-// use up the tolerance meant for a replaced NIC (and lock out a licence
-// whose threshold is all of its components); faking or skipping it
-// silently would hide what was checked. Leaving it out means a root-only
-// identifier is checked only by commands run as root (request, import,
-// status), and the unprivileged server relies on the others. The floor
-// keeps that check from collapsing to a single identifier: on a host
-// recorded with machine-id, DMI UUID and MAC, the server needs both the
-// machine-id and the MAC.
+// service user that cannot read it. Counting it as a match would let a
+// cloned VM (same disk, hence the same machine-id and root filesystem, new
+// MAC and DMI UUID) pass the service's check; counting it as changed would
+// lock out a licence whose threshold is all of its components. Treating it
+// as possibly changed keeps the clone out.
 //
-// Residual risk: the unprivileged check is only as strong as the readable
-// identifiers. A copy of the licence on a second machine passes it when
-// enough of them are cloned there (root can fake what the OS shows with a
-// bind mount); root-run commands still judge every component. See
-// SECURITY.md.
+// Trade-off: on a host whose DMI UUID was recorded, a replaced NIC still
+// passes root-run commands, but the unprivileged service then needs every
+// other identifier and refuses the licence until a new one is requested.
+// Any other unreadable identifier counts as changed (see rootOnly).
 func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResult {
 	current, unverifiable := h.Fingerprint(), h.Unverifiable()
 	skip := 0
@@ -149,12 +143,9 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 	if needed == 0 {
 		needed = format.DefaultThreshold(len(recorded.Components))
 	}
-	floor := 1
-	if len(kept) >= 2 {
-		floor = 2
-	}
-	// The floor never asks for more than the licence itself required.
-	needed = min(max(needed-skip, floor), max(needed, 1))
+	// The left-out identifier is treated as possibly changed: the others
+	// must still meet the licence's threshold, capped at their number.
+	needed = max(1, min(needed, len(kept)))
 	return format.Match(format.Fingerprint{Components: kept, Threshold: needed}, current)
 }
 

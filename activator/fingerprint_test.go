@@ -464,17 +464,18 @@ func TestFingerprintMatchHost(t *testing.T) {
 		changed                []string
 	}{
 		{"all verifiable", recorded(0, mid, dmi, mac, disk), host(mid, dmi, mac, disk), 4, 3, 4, true, nil},
-		{"root-only dmi left out", recorded(0, mid, dmi, mac, disk), host(mid, "?"+dmi, mac, disk), 3, 2, 3, true, nil},
-		{"dmi left out, nic replaced", recorded(0, mid, dmi, mac, disk), host(mid, "?"+dmi, "~"+mac, disk), 2, 2, 3, true, []string{mac}},
-		{"dmi left out, another machine", recorded(0, mid, dmi, mac, disk), host("~"+mid, "?"+dmi, mac), 1, 2, 3, false, []string{mid, disk}},
+		{"root-only dmi left out, the rest must meet the threshold", recorded(0, mid, dmi, mac, disk), host(mid, "?"+dmi, mac, disk), 3, 3, 3, true, nil},
+		{"dmi left out, nic replaced: the service needs a new licence", recorded(0, mid, dmi, mac, disk), host(mid, "?"+dmi, "~"+mac, disk), 2, 3, 3, false, []string{mac}},
+		{"dmi left out, another machine", recorded(0, mid, dmi, mac, disk), host("~"+mid, "?"+dmi, mac), 1, 3, 3, false, []string{mid, disk}},
+		{"dmi left out, cloned VM (same disk, new MAC)", recorded(0, mid, dmi, mac, disk), host(mid, "?"+dmi, "~"+mac, disk), 2, 3, 3, false, []string{mac}},
 		{"floor: 2 remain, both needed", recorded(2, mid, dmi, mac), host(mid, "?"+dmi, "~"+mac), 1, 2, 2, false, []string{mac}},
 		{"floor: 2 remain, both match", recorded(2, mid, dmi, mac), host(mid, "?"+dmi, mac), 2, 2, 2, true, nil},
-		{"only root-only components are left out", recorded(0, mid, dmi, mac, disk), host("?"+mid, "?"+dmi, mac, disk), 2, 2, 3, true, []string{mid}},
+		{"only root-only components are left out", recorded(0, mid, dmi, mac, disk), host("?"+mid, "?"+dmi, mac, disk), 2, 3, 3, false, []string{mid}},
 		{"an unreadable machine-id counts as changed", recorded(0, mid, mac, disk), host("?"+mid, "~"+mac, disk), 1, 2, 3, false, []string{mac, mid}},
 		{"one remains", recorded(1, mid, dmi), host(mid, "?"+dmi), 1, 1, 1, true, nil},
 		{"one remains, changed", recorded(1, mid, dmi), host("~"+mid, "?"+dmi), 0, 1, 1, false, []string{mid}},
 		{"nothing verifiable", recorded(1, dmi), host("?"+dmi, mid), 0, 1, 0, false, nil},
-		{"strict threshold drops by one", recorded(4, mid, dmi, mac, disk), host(mid, "?"+dmi, mac, disk), 3, 3, 3, true, nil},
+		{"strict threshold capped at what is left", recorded(4, mid, dmi, mac, disk), host(mid, "?"+dmi, mac, disk), 3, 3, 3, true, nil},
 		{"never above the recorded threshold", recorded(2, mid, dmi, mac, disk, "extra"), host(mid, "?"+dmi), 1, 2, 4, false, []string{"extra", mac, disk}},
 		{"unverifiable but not recorded", recorded(0, mid, mac, disk), host("~"+mid, "?"+dmi, mac), 1, 2, 3, false, []string{mid, disk}},
 	} {
@@ -520,7 +521,7 @@ func TestFingerprintUnreadableAsNobody(t *testing.T) {
 	}
 	recorded := asRoot.Fingerprint()
 	recorded.Threshold = format.DefaultThreshold(len(recorded.Components))
-	if r := MatchHost(recorded, nobody); !r.OK() || r.Matched != 3 || r.Needed != 2 || r.Total != 3 {
+	if r := MatchHost(recorded, nobody); !r.OK() || r.Matched != 3 || r.Needed != 3 || r.Total != 3 {
 		t.Errorf("MatchHost(root's, nobody's) = %+v", r)
 	}
 	if r := format.Match(recorded, nobody.Fingerprint()); !slices.Equal(r.Changed, []string{format.ComponentDMIProduct}) {
@@ -532,7 +533,7 @@ func TestFingerprintUnreadableAsNobody(t *testing.T) {
 	wantState(t, nobody, format.ComponentMachineID, Unverifiable, "permission denied")
 	// Only the root-only DMI UUID is left out; an unreadable machine-id
 	// counts as changed, so making files unreadable cannot lower the bar.
-	if r := MatchHost(recorded, nobody); !r.OK() || r.Matched != 2 || r.Needed != 2 || r.Total != 3 || !slices.Equal(r.Changed, []string{format.ComponentMachineID}) {
+	if r := MatchHost(recorded, nobody); r.OK() || r.Matched != 2 || r.Needed != 3 || r.Total != 3 || !slices.Equal(r.Changed, []string{format.ComponentMachineID}) {
 		t.Errorf("MatchHost with machine-id and DMI unverifiable = %+v", r)
 	}
 }

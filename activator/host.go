@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -51,12 +52,14 @@ func (s *Store) state() (*storeState, error) {
 	return st, nil
 }
 
-// Status evaluates the store now, re-verifying everything.
+// Status evaluates the store now, re-verifying everything, and records
+// the time it was checked at (so that a clock wound back later is noticed).
 func (s *Store) Status() (*Snapshot, error) {
 	st, err := s.state()
 	if err != nil {
 		return nil, err
 	}
+	recordTime(s.db, st, s.cfg.now(), time.Minute)
 	return evaluate(&s.cfg, st, s.cfg.host()), nil
 }
 
@@ -88,14 +91,20 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	now, _ := trustedTime(&s.cfg, st)
+	// A request is dated by the wall clock, not the trusted time: one
+	// clock jump forward must not date every later request in the future,
+	// where the vendor would refuse it.
+	now := s.cfg.now()
 	key, err := st.hostPublic()
 	if err != nil {
 		return nil, err
 	}
 	var newKey []byte
 	if key == nil {
-		key, err = format.GenerateKey(format.KeyOptions{Name: "airlock host key", Now: now})
+		// Dated at a fixed past instant, not by this host's clock: a key
+		// must predate every signature it makes, and the clock of the
+		// host that creates it may be wrong in either direction.
+		key, err = format.GenerateKey(format.KeyOptions{Name: "airlock host key", Now: hostKeyEpoch})
 		if err != nil {
 			return nil, err
 		}
@@ -147,6 +156,9 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 	}
 	return &Request{ID: id, Binary: msg, Armored: format.Armor(msg, format.KindRequest), QRText: format.EncodeQRText(msg), Components: sortedCopy(names)}, nil
 }
+
+// hostKeyEpoch is the creation time of every host key.
+var hostKeyEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func setMaxTime(txn *badger.Txn, st *storeState, now time.Time) error {
 	if !now.After(st.maxTime) {
@@ -242,6 +254,10 @@ func (s *Store) importResponse(st *storeState, now time.Time, a *format.Artifact
 	case revs != nil && revs.Contains(r.LicenseID):
 		return nil, refuse(ErrRevoked, fmt.Sprintf("licence %s is revoked by the vendor; contact your vendor", r.LicenseID))
 	case st.active[s.cfg.Product] == r.LicenseID && st.responses[r.LicenseID] != nil:
+		// Already active: harmless, unless it no longer holds here.
+		if snap := evaluate(&s.cfg, st, s.cfg.host()); !snap.Active() {
+			return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s is already imported but is %s: %s", r.LicenseID, snap.State, strings.Join(snap.Problems, "; ")))
+		}
 		res.Unchanged = true
 		return res, nil
 	}
@@ -350,7 +366,8 @@ func (s *Store) Deactivate() ([]byte, format.ID, error) {
 		if err := txn.Delete([]byte(prefixActive + s.cfg.Product)); err != nil {
 			return err
 		}
-		if err := txn.Set([]byte(prefixDeact+string(id)), []byte(now.Format(time.RFC3339))); err != nil {
+		// The receipt is kept, so that it can be written out again.
+		if err := txn.Set([]byte(prefixDeact+string(id)), format.Armor(msg, format.KindDeactivation)); err != nil {
 			return err
 		}
 		if err := setMaxTime(txn, st, now); err != nil {
@@ -362,4 +379,21 @@ func (s *Store) Deactivate() ([]byte, format.ID, error) {
 		return nil, "", fmt.Errorf("deactivate: store: %w", err)
 	}
 	return format.Armor(msg, format.KindDeactivation), id, nil
+}
+
+// Receipt returns the deactivation receipt of licence id, as Deactivate
+// wrote it, for when the first copy was lost.
+func (s *Store) Receipt(id format.ID) ([]byte, error) {
+	var b []byte
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		b, err = get(txn, prefixDeact+string(id))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s was not deactivated on this host", id))
+	}
+	return b, nil
 }

@@ -37,14 +37,18 @@ type License struct {
 	cfg  Config
 	snap atomic.Pointer[Snapshot]
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards hooks
 	hooks []func(old, new *Snapshot)
 	seats Seats
 
-	stop     chan struct{}
-	done     chan struct{}
-	lastGen  uint64
-	lastFull time.Time
+	reload    sync.Mutex // serialises reloads; guards the fields below
+	lastGen   uint64
+	lastFull  time.Time
+	lastState *storeState // what the store held at the last successful read
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // Open loads and verifies the licence for cfg.Product from the store and
@@ -57,7 +61,9 @@ func Open(cfg Config) (*License, error) {
 	}
 	l := &License{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	l.seats.lic = l
+	l.reload.Lock()
 	snap, err := l.load(cfg.lockWait())
+	l.reload.Unlock()
 	if err != nil {
 		// Unlicensed until the store can be read; the watcher retries.
 		snap = inactive(cfg.now(), err.Error())
@@ -68,15 +74,15 @@ func Open(cfg Config) (*License, error) {
 }
 
 // load reads the store once and evaluates it. An error means the store
-// could not be read this time (held by a writer, being replaced): the
-// caller keeps the snapshot it has and tries again later.
+// could not be read this time (held by a writer, being replaced). Callers
+// hold l.reload.
 func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	now := l.cfg.now()
 	gen := kv.Generation(l.cfg.Dir)
 	d, err := kv.Open(l.cfg.Dir, false, wait, l.cfg.logger(), l.cfg.command())
 	if err != nil {
 		if errors.Is(err, ErrNoStore) {
-			l.lastGen, l.lastFull = gen, now
+			l.lastGen, l.lastFull, l.lastState = gen, now, nil
 			return inactive(now, fmt.Sprintf("no licence store at %s; run activator request, then import the vendor's response", l.cfg.Dir)), nil
 		}
 		return nil, err
@@ -87,11 +93,14 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 		st, err = loadState(txn)
 		return err
 	})
+	if err == nil {
+		recordTime(d, st, now, time.Hour)
+	}
 	d.Close()
 	if err != nil {
 		return nil, fmt.Errorf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err)
 	}
-	l.lastGen, l.lastFull = gen, now
+	l.lastGen, l.lastFull, l.lastState = gen, now, st
 	return evaluate(&l.cfg, st, l.cfg.host()), nil
 }
 
@@ -108,32 +117,44 @@ func (l *License) watch() {
 		case <-l.stop:
 			return
 		case <-t.C:
-			if kv.Generation(l.cfg.Dir) == l.lastGen && l.cfg.now().Sub(l.lastFull) < recheckEvery {
-				continue
+			l.reload.Lock()
+			since := l.cfg.now().Sub(l.lastFull)
+			due := kv.Generation(l.cfg.Dir) != l.lastGen || since < 0 || since >= recheckEvery
+			l.reload.Unlock()
+			if due {
+				l.Reload()
 			}
-			l.Reload()
 		}
 	}
 }
 
 // Reload re-reads the store now and swaps the snapshot if it changed,
-// calling the OnChange hooks. The watcher calls it when the store changes;
-// products may call it too (on SIGHUP, say).
+// calling the OnChange hooks. The watcher calls it when the store changes
+// and every minute; products may call it too (on SIGHUP, say). When the
+// store cannot be read, the last state read is judged again at the current
+// time, so that expiry and a clock set back still take effect.
 func (l *License) Reload() {
+	l.reload.Lock()
 	next, err := l.load(reloadLockWait)
 	if err != nil {
-		l.cfg.logger().Warn("licence reload failed; keeping the current licence", "err", err)
+		l.cfg.logger().Warn("licence reload failed; judging the last state read again", "err", err)
+		if l.lastState == nil {
+			l.reload.Unlock()
+			return
+		}
+		next = evaluate(&l.cfg, l.lastState, l.cfg.host())
+	}
+	old := l.snap.Swap(next)
+	l.reload.Unlock()
+	if sameLicence(old, next) {
 		return
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	old := l.snap.Load()
-	if sameLicence(old, next) {
-		l.snap.Store(next) // keep Checked and Problems current
-		return
-	}
-	l.snap.Store(next)
-	for _, h := range l.hooks {
+	hooks := slices.Clone(l.hooks)
+	l.mu.Unlock()
+	// Outside every lock: a hook may call Snapshot, OnChange or Reload
+	// (but not Close, which waits for the watcher that runs the hooks).
+	for _, h := range hooks {
 		h(old, next)
 	}
 }
@@ -157,8 +178,8 @@ func (l *License) Enabled(feature string) bool { return l.snap.Load().Enabled(fe
 // Snapshot returns the current licence state.
 func (l *License) Snapshot() *Snapshot { return l.snap.Load() }
 
-// OnChange registers fn to be called, from the watcher's goroutine, after a
-// new licence state takes effect: a new licence, an upgrade, expiry,
+// OnChange registers fn to be called, from the watcher's goroutine (or the
+// goroutine that called Reload), after a new licence state takes effect: a new licence, an upgrade, expiry,
 // revocation. Products disconnect their clients there so that the new
 // licence applies to every connection.
 func (l *License) OnChange(fn func(old, new *Snapshot)) {
@@ -170,13 +191,10 @@ func (l *License) OnChange(fn func(old, new *Snapshot)) {
 // Seats returns the client seat counter limited by the licence.
 func (l *License) Seats() *Seats { return &l.seats }
 
-// Close stops watching the store.
+// Close stops watching the store. It must not be called from an OnChange
+// hook.
 func (l *License) Close() error {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
+	l.closeOnce.Do(func() { close(l.stop) })
 	<-l.done
 	return nil
 }

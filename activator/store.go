@@ -1,6 +1,7 @@
 package activator
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -54,7 +55,12 @@ type auditEntry struct {
 	Detail  string    `json:"detail,omitempty"`
 }
 
+// audit appends an entry. Keys sort by the wall clock (not the trusted
+// time, which stands still while the clock is behind), with a random
+// suffix so that entries of the same instant do not overwrite each other.
 func audit(txn *badger.Txn, e auditEntry) error {
 	b, _ := json.Marshal(e)
-	return txn.Set([]byte(fmt.Sprintf("%s%020d", prefixAudit, e.Time.UnixNano())), b)
+	var r [4]byte
+	rand.Read(r[:])
+	return txn.Set([]byte(fmt.Sprintf("%s%020d-%x", prefixAudit, time.Now().UnixNano(), r)), b)
 }

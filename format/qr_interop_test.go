@@ -56,7 +56,7 @@ func TestInteropQRCode(t *testing.T) {
 	if err := q.WriteFile(768, png); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(zbar, "--raw", "-q", png).Output()
+	out, err := exec.Command(zbar, "--raw", "-q", "--oneshot", png).Output()
 	if err != nil {
 		t.Fatalf("zbarimg: %v", err)
 	}

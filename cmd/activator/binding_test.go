@@ -202,7 +202,7 @@ func TestRequestQRScans(t *testing.T) {
 	e := newCLIEnv(t)
 	e.must("--dir", filepath.Join(e.dir, "store"), "request", "--name", "Ada Admin", "--org", "Example Bank",
 		"--product-key", "C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH", "-o", "req.req", "--qr", "req.png")
-	out, err := exec.Command(zbar, "--raw", "-q", filepath.Join(e.dir, "req.png")).Output()
+	out, err := exec.Command(zbar, "--raw", "-q", "--oneshot", filepath.Join(e.dir, "req.png")).Output()
 	if err != nil {
 		t.Fatalf("zbarimg: %v", err)
 	}
@@ -213,7 +213,7 @@ func TestRequestQRScans(t *testing.T) {
 	armored, _ := os.ReadFile(filepath.Join(e.dir, "req.req"))
 	a1, _, err := format.VerifyRequest([]byte(text), time.Now())
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; zbarimg printed %d bytes in %d lines: %q", err, len(out), bytes.Count(out, []byte("\n")), out)
 	}
 	a2, _, err := format.VerifyRequest(armored, time.Now())
 	if err != nil || !bytes.Equal(a1.Binary, a2.Binary) {

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,7 +55,7 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage; 3 (status, check) not a
 			&cli.DurationFlag{Name: "lock-wait", Usage: "how long to wait for another process using the store", EnvVars: []string{"ACTIVATOR_LOCK_WAIT"}, Value: activator.DefaultLockWait},
 		},
 		Commands: []*cli.Command{
-			fingerprintCommand(), requestCommand(), importCommand(), statusCommand(), checkCommand(), deactivateCommand(),
+			fingerprintCommand(), requestCommand(), importCommand(), statusCommand(), checkCommand(), deactivateCommand(), receiptCommand(),
 		},
 	}
 }
@@ -70,8 +69,14 @@ func config(c *cli.Context, command string, needKeys bool) (activator.Config, er
 	if cfg.Product == "" {
 		return cfg, cliutil.Usagef("no product given; set --product or ACTIVATOR_PRODUCT")
 	}
+	if !format.ValidProduct(cfg.Product) {
+		return cfg, cliutil.Usagef("--product %q is not a product identifier (a-z, 0-9, '.', '_', '-')", cfg.Product)
+	}
 	if cfg.Version == "" {
 		return cfg, cliutil.Usagef("no product version given; set --product-version or ACTIVATOR_PRODUCT_VERSION")
+	}
+	if _, err := format.MajorVersion(cfg.Version); err != nil {
+		return cfg, cliutil.Usagef("--product-version %q is not a version such as 9.1.0", cfg.Version)
 	}
 	keys, err := vendorKeys(c.String("vendor-key"))
 	if err != nil {
@@ -117,6 +122,9 @@ raw value), and says which are missing or unreadable and why.
 Example: activator --product astera fingerprint --json`,
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs(c); err != nil {
+				return err
+			}
 			product := c.String("product")
 			if product == "" {
 				return cliutil.Usagef("no product given; set --product or ACTIVATOR_PRODUCT")
@@ -168,8 +176,8 @@ Example: activator request --name "Ada Admin" --org "Example Bank" \
 			&cli.BoolFlag{Name: "qr-terminal", Usage: "also show the QR code in the terminal"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.Args().Len() > 0 {
-				return cliutil.Usagef("request takes no arguments (got %q); see activator request --help", c.Args().First())
+			if err := cliutil.NoArgs(c); err != nil {
+				return err
 			}
 			for _, f := range []string{"name", "org", "product-key"} {
 				if c.String(f) == "" {
@@ -184,35 +192,49 @@ Example: activator request --name "Ada Admin" --org "Example Bank" \
 			if err != nil {
 				return err
 			}
+			// The output files are created before the store is touched, so
+			// that a bad path leaves no orphan pending request behind.
+			out := c.String("output")
+			outFile, err := createOutput(c, out, ".request-*.tmp")
+			if err != nil {
+				return err
+			}
+			var pngFile *output
+			if png := c.String("qr"); png != "" {
+				if pngFile, err = createOutput(c, png, ""); err != nil {
+					outFile.abort()
+					return err
+				}
+			}
 			s, err := activator.OpenStore(cfg, true)
 			if err != nil {
+				outFile.abort()
+				pngFile.abort()
 				return err
 			}
 			defer s.Close()
 			req, err := s.Request(activator.RequestOptions{Name: c.String("name"), Organization: c.String("org"), ProductKey: c.String("product-key")})
 			if err != nil {
+				outFile.abort()
+				pngFile.abort()
 				return err
 			}
-			out := c.String("output")
-			if out == "" {
-				out = "request-" + string(req.ID) + ".req"
-			}
-			if err := writeOutput(c, out, req.Armored); err != nil {
-				return err
+			if err := outFile.finish(req.Armored, "request-"+string(req.ID)+".req"); err != nil {
+				return fmt.Errorf("request %s is stored but could not be written: %v", req.ID, err)
 			}
 			msg := c.App.ErrWriter
 			if out != "-" {
 				msg = c.App.Writer
 			}
-			if png := c.String("qr"); png != "" {
+			if pngFile != nil {
 				b, version, err := req.QRCode()
+				if err == nil {
+					err = pngFile.finish(b, "")
+				}
 				if err != nil {
-					return err
+					return fmt.Errorf("write %s: %v", pngFile.name(), err)
 				}
-				if err := os.WriteFile(png, b, 0o644); err != nil {
-					return fmt.Errorf("write %s: %v", png, err)
-				}
-				fmt.Fprintf(msg, "QR code written to %s (version %d, error correction M)\n", png, version)
+				fmt.Fprintf(msg, "QR code written to %s (version %d, error correction M)\n", pngFile.name(), version)
 				if version > activator.MaxQRVersion {
 					fmt.Fprintf(msg, "note: the QR code is large (version %d); if a phone cannot read it, carry the file instead\n", version)
 				}
@@ -225,7 +247,7 @@ Example: activator request --name "Ada Admin" --org "Example Bank" \
 				fmt.Fprint(msg, q)
 			}
 			if out != "-" {
-				fmt.Fprintf(msg, "request %s written to %s (identifiers: %s)\n", req.ID, out, strings.Join(req.Components, ", "))
+				fmt.Fprintf(msg, "request %s written to %s (identifiers: %s)\n", req.ID, outFile.name(), strings.Join(req.Components, ", "))
 				fmt.Fprintf(msg, "carry it to your vendor; then run: activator import <response file>\n")
 			}
 			return nil
@@ -293,6 +315,9 @@ Exit codes: 0 active; 3 not active (inactive, expired, suspended, revoked); 1 er
 Example: activator status --json`,
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs(c); err != nil {
+				return err
+			}
 			cfg, snap, err := status(c)
 			if err != nil {
 				return err
@@ -364,7 +389,56 @@ another host.
 Example: activator deactivate -o receipt.deact`,
 		Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the receipt to `FILE` (- for stdout); default receipt-<LICENSE>.deact"}},
 		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs(c); err != nil {
+				return err
+			}
 			cfg, err := config(c, "deactivate", true)
+			if err != nil {
+				return err
+			}
+			// The receipt's file is created before the licence is removed; the
+			// store keeps the receipt too (activator receipt writes it again).
+			out, err := createOutput(c, c.String("output"), ".receipt-*.tmp")
+			if err != nil {
+				return err
+			}
+			s, err := activator.OpenStore(cfg, false)
+			if err != nil {
+				out.abort()
+				return err
+			}
+			defer s.Close()
+			receipt, id, err := s.Deactivate()
+			if err != nil {
+				out.abort()
+				return fmt.Errorf("deactivate: %w", err)
+			}
+			if err := out.finish(receipt, "receipt-"+string(id)+".deact"); err != nil {
+				return fmt.Errorf("licence %s is deactivated but the receipt could not be written (%v); run activator receipt %s -o FILE", id, err, id)
+			}
+			if !out.stdout {
+				fmt.Fprintf(c.App.Writer, "licence %s deactivated; carry %s to your vendor to free the activation\n", id, out.name())
+			}
+			return nil
+		},
+	}
+}
+
+func receiptCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "receipt",
+		Usage:     "write again the deactivation receipt of a licence",
+		ArgsUsage: "LICENSE_ID",
+		Description: `For when the receipt that deactivate wrote was lost: the store keeps every
+receipt it signed.
+
+Example: activator receipt 7MWCP5AXEZ2HEBFNQXQQDKH3Z4 -o receipt.deact`,
+		Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the receipt to `FILE` (- for stdout)", Value: "-"}},
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return cliutil.Usagef("receipt takes one licence id; see activator receipt --help")
+			}
+			cfg, err := config(c, "receipt", true)
 			if err != nil {
 				return err
 			}
@@ -373,22 +447,15 @@ Example: activator deactivate -o receipt.deact`,
 				return err
 			}
 			defer s.Close()
-			receipt, id, err := s.Deactivate()
+			b, err := s.Receipt(format.ID(strings.ToUpper(c.Args().First())))
 			if err != nil {
-				return fmt.Errorf("deactivate: %w", err)
+				return err
 			}
-			out := c.String("output")
-			if out == "" {
-				out = "receipt-" + string(id) + ".deact"
+			out, err := createOutput(c, c.String("output"), "")
+			if err != nil {
+				return err
 			}
-			if err := writeOutput(c, out, receipt); err != nil {
-				// The licence is already removed: say where the receipt is.
-				return fmt.Errorf("licence %s is deactivated but the receipt could not be written (%v); it cannot be recreated", id, err)
-			}
-			if out != "-" {
-				fmt.Fprintf(c.App.Writer, "licence %s deactivated; carry %s to your vendor to free the activation\n", id, out)
-			}
-			return nil
+			return out.finish(b, "")
 		},
 	}
 }
@@ -436,28 +503,80 @@ func readInput(c *cli.Context, path string) ([]byte, error) {
 	return b, nil
 }
 
-// writeOutput writes data to path ("-": stdout) without replacing an
-// existing file.
-func writeOutput(c *cli.Context, path string, data []byte) error {
-	if path == "-" {
-		_, err := io.Copy(c.App.Writer, bytes.NewReader(data))
-		return err
+// output is a file being written: created up front (so that a bad path
+// fails before anything changes), never replacing an existing file.
+type output struct {
+	c      *cli.Context
+	f      *os.File
+	path   string // final path; "" until known for a temporary file
+	stdout bool
+}
+
+// createOutput opens path for writing ("-": stdout). With path empty it
+// creates a temporary file from pattern in the current directory, renamed
+// by finish to the default name.
+func createOutput(c *cli.Context, path, pattern string) (*output, error) {
+	o := &output{c: c, path: path}
+	switch {
+	case path == "-":
+		o.stdout = true
+		return o, nil
+	case path == "":
+		f, err := os.CreateTemp(".", pattern)
+		if err != nil {
+			return nil, err
+		}
+		o.f = f
+		return o, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		if os.IsExist(err) {
-			return fmt.Errorf("%s exists; choose another file with -o", path)
+			return nil, fmt.Errorf("%s exists; choose another file with -o", path)
 		}
+		return nil, err
+	}
+	o.f = f
+	return o, nil
+}
+
+func (o *output) name() string {
+	if o.stdout {
+		return "-"
+	}
+	return o.path
+}
+
+// finish writes data; a temporary file gets defaultName, which must not
+// exist yet.
+func (o *output) finish(data []byte, defaultName string) error {
+	if o.stdout {
+		_, err := io.Copy(o.c.App.Writer, bytes.NewReader(data))
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
+	_, err := o.f.Write(data)
+	if cerr := o.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(o.f.Name())
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if o.path == "" {
+		if err := os.Link(o.f.Name(), defaultName); err != nil {
+			os.Remove(o.f.Name())
+			return err
+		}
+		os.Remove(o.f.Name())
+		o.path = defaultName
 	}
-	_ = filepath.Clean(path)
 	return nil
+}
+
+// abort removes a file created for output that will not be written.
+func (o *output) abort() {
+	if o != nil && o.f != nil {
+		o.f.Close()
+		os.Remove(o.f.Name())
+	}
 }

@@ -173,6 +173,16 @@ func vendorDo(key *format.PrivateKey, cmd string, args []string, out, features s
 		}
 		data = format.Armor(msg, format.KindResponse)
 		fmt.Println(id)
+	case "licenseid":
+		b, err := os.ReadFile(args[0])
+		if err != nil {
+			return err
+		}
+		a, err := format.DecodeUnverified(b)
+		if err != nil {
+			return err
+		}
+		data = []byte(a.Payload.(*format.Response).LicenseID)
 	case "revoke":
 		serial, _ := strconv.ParseUint(args[0], 10, 64)
 		rv := []format.Revoked{}

@@ -71,6 +71,16 @@ func Run(app *cli.App, args []string, stdin io.Reader, stdout, stderr io.Writer)
 func prepare(app *cli.App, stdin io.Reader, stdout, stderr io.Writer) {
 	app.Reader, app.Writer, app.ErrWriter = stdin, stdout, stderr
 	app.ExitErrHandler = func(*cli.Context, error) {}
+	if app.Action == nil {
+		// No command: show the help on stderr and exit 2.
+		app.Action = func(c *cli.Context) error {
+			if c.Args().Len() > 0 {
+				return Usagef("unknown command %q; see %s --help", c.Args().First(), app.Name)
+			}
+			cli.HelpPrinter(stderr, cli.AppHelpTemplate, app)
+			return Usagef("no command given")
+		}
+	}
 	app.HideVersion = app.Version == ""
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
 		return Usagef("%v; see %s --help", err, app.Name)
@@ -113,18 +123,29 @@ func Reorder(app *cli.App, args []string) []string {
 			continue
 		}
 		n := 1
-		if f := lookup(cmd.Flags, a); f != nil {
-			if takesValue(f) && !strings.Contains(a, "=") && j+1 < len(rest) {
-				n = 2
-			}
-			flags = append(flags, rest[j:j+n]...)
-		} else if f := lookup(app.Flags, a); f != nil {
-			if takesValue(f) && !strings.Contains(a, "=") && j+1 < len(rest) {
+		f := lookup(cmd.Flags, a)
+		global := false
+		if f == nil {
+			f, global = lookup(app.Flags, a), true
+		}
+		switch {
+		case f == nil:
+			flags = append(flags, a) // unknown: let the parser refuse it
+		case takesValue(f) && !strings.Contains(a, "=") && j+1 >= len(rest):
+			// A value flag with nothing after it: leave it last, where
+			// the parser refuses it, rather than let it swallow the
+			// command name.
+			pos = append(pos, a)
+		case global:
+			if takesValue(f) && !strings.Contains(a, "=") {
 				n = 2
 			}
 			moved = append(moved, rest[j:j+n]...)
-		} else {
-			flags = append(flags, a) // unknown: let the parser refuse it
+		default:
+			if takesValue(f) && !strings.Contains(a, "=") {
+				n = 2
+			}
+			flags = append(flags, rest[j:j+n]...)
 		}
 		j += n - 1
 	}
@@ -171,4 +192,12 @@ func takesValue(f cli.Flag) bool {
 		return d.TakesValue()
 	}
 	return true
+}
+
+// NoArgs refuses positional arguments for a command that takes none.
+func NoArgs(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return Usagef("%s takes no arguments (got %q); see %s %s --help", c.Command.Name, c.Args().First(), c.App.Name, c.Command.Name)
+	}
+	return nil
 }

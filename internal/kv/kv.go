@@ -130,8 +130,13 @@ func Open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("store %s is not a directory", dir)
 	}
-	if err := checkFreeSpace(dir); err != nil {
-		return nil, err
+	if create {
+		if err := checkFreeSpace(dir); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); os.IsNotExist(err) {
+		// An empty directory is no store; do not make one by reading it.
+		return nil, fmt.Errorf("%w: %s holds no store", ErrNoStore, dir)
 	}
 	deadline := time.Now().Add(wait)
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
