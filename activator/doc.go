@@ -23,7 +23,11 @@
 // is bound to this store's host key, to this machine's fingerprint, to the
 // product and its major version, and that it is valid at the trusted time
 // (the later of the clock and the highest time the store has seen).
-// Editing the store can lock a licence, never widen it.
+// Editing the store can lock a licence, or bring back one the vendor once
+// signed for this host and machine (undo a deactivation, drop a revocation
+// list, rewind the highest time seen): the host's own records are in its
+// admin's hands. It cannot create a licence, or move one to another
+// machine.
 //
 // # The store
 //
@@ -58,9 +62,13 @@
 // See [CollectFingerprint] for the identifiers and [MatchHost] for the
 // tolerant match: all but one recorded identifier must match, so a
 // replaced NIC keeps the licence and a copy on another machine does not.
-// An identifier readable only by root is left out of the match when an
-// unprivileged process checks it; every other unreadable identifier counts
-// as changed.
+// An identifier readable only by root (the DMI product UUID) is left out
+// of the match when an unprivileged process checks it, and treated as
+// possibly changed: the others must still meet the threshold. So a cloned
+// VM with a new MAC stays out, and on a machine whose DMI UUID was
+// recorded, a replaced NIC keeps root-run commands working but makes the
+// unprivileged service refuse the licence until a new one is requested.
+// Every other unreadable identifier counts as changed.
 //
 // # Security considerations
 //
