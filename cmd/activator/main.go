@@ -5,7 +5,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -195,31 +194,31 @@ Example: activator request --name "Ada Admin" --org "Example Bank" \
 			// The output files are created before the store is touched, so
 			// that a bad path leaves no orphan pending request behind.
 			out := c.String("output")
-			outFile, err := createOutput(c, out, ".request-*.tmp")
+			outFile, err := cliutil.CreateOutput(c, out, ".request-*.tmp")
 			if err != nil {
 				return err
 			}
-			var pngFile *output
+			var pngFile *cliutil.Output
 			if png := c.String("qr"); png != "" {
-				if pngFile, err = createOutput(c, png, ""); err != nil {
-					outFile.abort()
+				if pngFile, err = cliutil.CreateOutput(c, png, ""); err != nil {
+					outFile.Abort()
 					return err
 				}
 			}
 			s, err := activator.OpenStore(cfg, true)
 			if err != nil {
-				outFile.abort()
-				pngFile.abort()
+				outFile.Abort()
+				pngFile.Abort()
 				return err
 			}
 			defer s.Close()
 			req, err := s.Request(activator.RequestOptions{Name: c.String("name"), Organization: c.String("org"), ProductKey: c.String("product-key")})
 			if err != nil {
-				outFile.abort()
-				pngFile.abort()
+				outFile.Abort()
+				pngFile.Abort()
 				return err
 			}
-			if err := outFile.finish(req.Armored, "request-"+string(req.ID)+".req"); err != nil {
+			if err := outFile.Finish(req.Armored, "request-"+string(req.ID)+".req"); err != nil {
 				return fmt.Errorf("request %s is stored but could not be written: %v", req.ID, err)
 			}
 			msg := c.App.ErrWriter
@@ -229,12 +228,12 @@ Example: activator request --name "Ada Admin" --org "Example Bank" \
 			if pngFile != nil {
 				b, version, err := req.QRCode()
 				if err == nil {
-					err = pngFile.finish(b, "")
+					err = pngFile.Finish(b, "")
 				}
 				if err != nil {
-					return fmt.Errorf("write %s: %v", pngFile.name(), err)
+					return fmt.Errorf("write %s: %v", pngFile.Name(), err)
 				}
-				fmt.Fprintf(msg, "QR code written to %s (version %d, error correction M)\n", pngFile.name(), version)
+				fmt.Fprintf(msg, "QR code written to %s (version %d, error correction M)\n", pngFile.Name(), version)
 				if version > activator.MaxQRVersion {
 					fmt.Fprintf(msg, "note: the QR code is large (version %d); if a phone cannot read it, carry the file instead\n", version)
 				}
@@ -247,7 +246,7 @@ Example: activator request --name "Ada Admin" --org "Example Bank" \
 				fmt.Fprint(msg, q)
 			}
 			if out != "-" {
-				fmt.Fprintf(msg, "request %s written to %s (identifiers: %s)\n", req.ID, outFile.name(), strings.Join(req.Components, ", "))
+				fmt.Fprintf(msg, "request %s written to %s (identifiers: %s)\n", req.ID, outFile.Name(), strings.Join(req.Components, ", "))
 				fmt.Fprintf(msg, "carry it to your vendor; then run: activator import <response file>\n")
 			}
 			return nil
@@ -398,26 +397,26 @@ Example: activator deactivate -o receipt.deact`,
 			}
 			// The receipt's file is created before the licence is removed; the
 			// store keeps the receipt too (activator receipt writes it again).
-			out, err := createOutput(c, c.String("output"), ".receipt-*.tmp")
+			out, err := cliutil.CreateOutput(c, c.String("output"), ".receipt-*.tmp")
 			if err != nil {
 				return err
 			}
 			s, err := activator.OpenStore(cfg, false)
 			if err != nil {
-				out.abort()
+				out.Abort()
 				return err
 			}
 			defer s.Close()
 			receipt, id, err := s.Deactivate()
 			if err != nil {
-				out.abort()
+				out.Abort()
 				return fmt.Errorf("deactivate: %w", err)
 			}
-			if err := out.finish(receipt, "receipt-"+string(id)+".deact"); err != nil {
+			if err := out.Finish(receipt, "receipt-"+string(id)+".deact"); err != nil {
 				return fmt.Errorf("licence %s is deactivated but the receipt could not be written (%v); run activator receipt %s -o FILE", id, err, id)
 			}
-			if !out.stdout {
-				fmt.Fprintf(c.App.Writer, "licence %s deactivated; carry %s to your vendor to free the activation\n", id, out.name())
+			if !out.Stdout {
+				fmt.Fprintf(c.App.Writer, "licence %s deactivated; carry %s to your vendor to free the activation\n", id, out.Name())
 			}
 			return nil
 		},
@@ -451,11 +450,11 @@ Example: activator receipt 7MWCP5AXEZ2HEBFNQXQQDKH3Z4 -o receipt.deact`,
 			if err != nil {
 				return err
 			}
-			out, err := createOutput(c, c.String("output"), "")
+			out, err := cliutil.CreateOutput(c, c.String("output"), "")
 			if err != nil {
 				return err
 			}
-			return out.finish(b, "")
+			return out.Finish(b, "")
 		},
 	}
 }
@@ -501,82 +500,4 @@ func readInput(c *cli.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %v", path, err)
 	}
 	return b, nil
-}
-
-// output is a file being written: created up front (so that a bad path
-// fails before anything changes), never replacing an existing file.
-type output struct {
-	c      *cli.Context
-	f      *os.File
-	path   string // final path; "" until known for a temporary file
-	stdout bool
-}
-
-// createOutput opens path for writing ("-": stdout). With path empty it
-// creates a temporary file from pattern in the current directory, renamed
-// by finish to the default name.
-func createOutput(c *cli.Context, path, pattern string) (*output, error) {
-	o := &output{c: c, path: path}
-	switch {
-	case path == "-":
-		o.stdout = true
-		return o, nil
-	case path == "":
-		f, err := os.CreateTemp(".", pattern)
-		if err != nil {
-			return nil, err
-		}
-		o.f = f
-		return o, nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		if os.IsExist(err) {
-			return nil, fmt.Errorf("%s exists; choose another file with -o", path)
-		}
-		return nil, err
-	}
-	o.f = f
-	return o, nil
-}
-
-func (o *output) name() string {
-	if o.stdout {
-		return "-"
-	}
-	return o.path
-}
-
-// finish writes data; a temporary file gets defaultName, which must not
-// exist yet.
-func (o *output) finish(data []byte, defaultName string) error {
-	if o.stdout {
-		_, err := io.Copy(o.c.App.Writer, bytes.NewReader(data))
-		return err
-	}
-	_, err := o.f.Write(data)
-	if cerr := o.f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(o.f.Name())
-		return err
-	}
-	if o.path == "" {
-		if err := os.Link(o.f.Name(), defaultName); err != nil {
-			os.Remove(o.f.Name())
-			return err
-		}
-		os.Remove(o.f.Name())
-		o.path = defaultName
-	}
-	return nil
-}
-
-// abort removes a file created for output that will not be written.
-func (o *output) abort() {
-	if o != nil && o.f != nil {
-		o.f.Close()
-		os.Remove(o.f.Name())
-	}
 }

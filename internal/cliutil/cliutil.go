@@ -4,9 +4,11 @@
 package cliutil
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -200,4 +202,83 @@ func NoArgs(c *cli.Context) error {
 		return Usagef("%s takes no arguments (got %q); see %s %s --help", c.Command.Name, c.Args().First(), c.App.Name, c.Command.Name)
 	}
 	return nil
+}
+
+// Output is a file being written: created up front (so that a bad path
+// fails before anything changes), never replacing an existing file.
+type Output struct {
+	c      *cli.Context
+	f      *os.File
+	path   string // final path; "" until known for a temporary file
+	Stdout bool   // writing to the command's standard output
+}
+
+// CreateOutput opens path for writing ("-": stdout). With path empty it
+// creates a temporary file from pattern in the current directory, renamed
+// by finish to the default name.
+func CreateOutput(c *cli.Context, path, pattern string) (*Output, error) {
+	o := &Output{c: c, path: path}
+	switch {
+	case path == "-":
+		o.Stdout = true
+		return o, nil
+	case path == "":
+		f, err := os.CreateTemp(".", pattern)
+		if err != nil {
+			return nil, err
+		}
+		o.f = f
+		return o, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if os.IsExist(err) {
+			return nil, fmt.Errorf("%s exists; choose another file with -o", path)
+		}
+		return nil, err
+	}
+	o.f = f
+	return o, nil
+}
+
+// Name is the file's path ("-" for stdout).
+func (o *Output) Name() string {
+	if o.Stdout {
+		return "-"
+	}
+	return o.path
+}
+
+// Finish writes data; a temporary file gets defaultName, which must not
+// exist yet.
+func (o *Output) Finish(data []byte, defaultName string) error {
+	if o.Stdout {
+		_, err := io.Copy(o.c.App.Writer, bytes.NewReader(data))
+		return err
+	}
+	_, err := o.f.Write(data)
+	if cerr := o.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(o.f.Name())
+		return err
+	}
+	if o.path == "" {
+		if err := os.Link(o.f.Name(), defaultName); err != nil {
+			os.Remove(o.f.Name())
+			return err
+		}
+		os.Remove(o.f.Name())
+		o.path = defaultName
+	}
+	return nil
+}
+
+// Abort removes a file created for output that will not be written.
+func (o *Output) Abort() {
+	if o != nil && o.f != nil {
+		o.f.Close()
+		os.Remove(o.f.Name())
+	}
 }
