@@ -197,8 +197,9 @@
 // the host and two products see unlinkable values. Missing components are
 // omitted, never faked. A host matches a recorded fingerprint when at least
 // threshold of the recorded components have the same value now ([Match]);
-// the default threshold for n components is max(1, n-1) ([DefaultThreshold])
-// and a response MUST NOT carry less than 2 when n is 3 or more.
+// the default threshold for n components is n-1 when n is 3 or more and n
+// otherwise ([DefaultThreshold]), and a response MUST NOT carry less than 2
+// when n is 3 or more.
 //
 // # Security considerations
 //

@@ -44,11 +44,21 @@ func HashComponent(product, raw string) string {
 }
 
 // DefaultThreshold is the match threshold for n recorded components: all
-// but one, never fewer than 1, and (which follows) never fewer than 2 when 3
-// or more were recorded. Replacing one NIC keeps the licence; copying it to
-// another machine, where at most a cloned identifier or two match, does not.
+// but one when 3 or more were recorded (so never fewer than 2), and all of
+// them when 1 or 2 were. Replacing one NIC keeps the licence on a host with
+// 3 or more identifiers; copying it to another machine, where at most a
+// cloned identifier or two match, does not.
+//
+// DESIGN.md's rule, "all but one", would give 1 of 2: a host with only a
+// machine-id and a root filesystem id (a VM without DMI and without a
+// physical NIC) would then match every clone of its disk. With two
+// identifiers there is no redundancy to spend on tolerance, so both must
+// match.
 func DefaultThreshold(n int) int {
-	return max(1, n-1)
+	if n <= 2 {
+		return max(1, n)
+	}
+	return n - 1
 }
 
 // minThreshold is the smallest threshold a response may carry for n

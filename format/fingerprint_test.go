@@ -17,7 +17,7 @@ func TestHashComponentKnownValues(t *testing.T) {
 }
 
 func TestDefaultThreshold(t *testing.T) {
-	for n, want := range map[int]int{1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 16: 15} {
+	for n, want := range map[int]int{1: 1, 2: 2, 3: 2, 4: 3, 5: 4, 16: 15} {
 		if got := DefaultThreshold(n); got != want {
 			t.Errorf("DefaultThreshold(%d) = %d, want %d", n, got, want)
 		}

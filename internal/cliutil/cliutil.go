@@ -87,12 +87,17 @@ func prepare(app *cli.App, stdin io.Reader, stdout, stderr io.Writer) {
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
 		return Usagef("%v; see %s --help", err, app.Name)
 	}
-	for _, cmd := range app.Commands {
-		cmd := cmd
-		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
-			return Usagef("%s: %v; see %s %s --help", cmd.Name, err, app.Name, cmd.Name)
+	var setUsage func(prefix string, cmds []*cli.Command)
+	setUsage = func(prefix string, cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			name := strings.TrimSpace(prefix + " " + cmd.Name)
+			cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+				return Usagef("%s: %v; see %s %s --help", name, err, app.Name, name)
+			}
+			setUsage(name, cmd.Subcommands)
 		}
 	}
+	setUsage("", app.Commands)
 }
 
 // Reorder moves flags typed after positional arguments in front of them,
@@ -113,8 +118,17 @@ func Reorder(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	// Descend into subcommands (issuer keys create ...).
+	path := 1
+	for path < len(rest) {
+		sub := subcommand(cmd, rest[path])
+		if sub == nil {
+			break
+		}
+		cmd, path = sub, path+1
+	}
 	var flags, pos, moved []string
-	for j := 1; j < len(rest); j++ {
+	for j := path; j < len(rest); j++ {
 		a := rest[j]
 		if a == "--" {
 			pos = append(pos, rest[j:]...)
@@ -153,7 +167,7 @@ func Reorder(app *cli.App, args []string) []string {
 	}
 	out := append([]string{args[0]}, globals...)
 	out = append(out, moved...)
-	out = append(out, rest[0])
+	out = append(out, rest[:path]...)
 	out = append(out, flags...)
 	return append(out, pos...)
 }
@@ -172,6 +186,15 @@ func takeFlags(defs []cli.Flag, args []string) ([]string, int) {
 		i += n
 	}
 	return out, i
+}
+
+func subcommand(cmd *cli.Command, name string) *cli.Command {
+	for _, c := range cmd.Subcommands {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
 }
 
 func isFlag(a string) bool { return len(a) > 1 && a[0] == '-' }
@@ -199,7 +222,14 @@ func takesValue(f cli.Flag) bool {
 // NoArgs refuses positional arguments for a command that takes none.
 func NoArgs(c *cli.Context) error {
 	if c.Args().Len() > 0 {
-		return Usagef("%s takes no arguments (got %q); see %s %s --help", c.Command.Name, c.Args().First(), c.App.Name, c.Command.Name)
+		var parts []string
+		for _, l := range c.Lineage() {
+			if l.Command != nil && l.Command.Name != "" && l.Command.Name != c.App.Name {
+				parts = append([]string{l.Command.Name}, parts...)
+			}
+		}
+		name := strings.Join(parts, " ")
+		return Usagef("%s takes no arguments (got %q); see %s %s --help", name, c.Args().First(), c.App.Name, name)
 	}
 	return nil
 }

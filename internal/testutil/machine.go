@@ -9,11 +9,12 @@ import (
 	"testing"
 )
 
-// otherMachineScript runs inside fresh mount and network namespaces. A
+// OtherMachineScript runs inside fresh mount and network namespaces. A
 // sysfs mounted from the new network namespace lists only that namespace's
 // interfaces (its lo), so the host's NICs disappear; the bind mount
-// replaces /etc/machine-id. Both mounts vanish with the namespace.
-const otherMachineScript = `set -e
+// replaces /etc/machine-id. Both mounts vanish with the namespace. Run it
+// as: unshare -m -n sh -c OtherMachineScript sh MOUNT MACHINE_ID_FILE PROG ARGS...
+const OtherMachineScript = `set -e
 mount=$1 id=$2
 shift 2
 "$mount" -t sysfs sysfs /sys
@@ -44,7 +45,7 @@ func OtherMachine(t testing.TB, machineID string, argv []string, env []string) (
 		t.Fatalf("OtherMachine: write machine-id: %v", err)
 	}
 	run := func(argv, env []string) ([]byte, []byte, int, error) {
-		args := append([]string{"-m", "-n", sh, "-c", otherMachineScript, "sh", mount, idFile}, argv...)
+		args := append([]string{"-m", "-n", sh, "-c", OtherMachineScript, "sh", mount, idFile}, argv...)
 		cmd := exec.Command(unshare, args...)
 		cmd.Env = env
 		var out, errb bytes.Buffer
@@ -85,4 +86,22 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 		t.Fatalf(format+" (required in CI)", args...)
 	}
 	t.Skipf(format+"; skipping", args...)
+}
+
+// CanSimulateMachine reports whether OtherMachine can work here: root, and
+// the namespaces and mounts permitted.
+func CanSimulateMachine() bool {
+	unshare, err1 := exec.LookPath("unshare")
+	mount, err2 := exec.LookPath("mount")
+	if err1 != nil || err2 != nil || os.Geteuid() != 0 {
+		return false
+	}
+	dir, err := os.MkdirTemp("", "probe")
+	if err != nil {
+		return false
+	}
+	defer os.RemoveAll(dir)
+	id := filepath.Join(dir, "machine-id")
+	os.WriteFile(id, []byte("00000000000000000000000000000000\n"), 0o444)
+	return exec.Command(unshare, "-m", "-n", "sh", "-c", OtherMachineScript, "sh", mount, id, "true").Run() == nil
 }

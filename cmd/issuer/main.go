@@ -1,0 +1,633 @@
+// Command issuer is the vendor licence desk's tool, run on an offline
+// signing machine: it creates the vendor key, sells product keys, signs
+// activation requests into licences, takes back deactivation receipts,
+// revokes licences and exports the ledger. It is a thin front end over
+// package issuer.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/cliutil"
+	"github.com/airlock-license/airlock/internal/kv"
+	"github.com/airlock-license/airlock/issuer"
+)
+
+func main() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return cliutil.Run(newApp(), args, stdin, stdout, stderr)
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "issuer",
+		Usage: "the licence desk: sell product keys, sign activation requests, keep the ledger",
+		Description: `The vendor's side of airlock, on an offline signing machine:
+
+   issuer init --name "Example Vendor Licensing" --email licensing@example.com
+   issuer export-key -o vendor.asc                  # embed this in the product
+   issuer keys create --product astera --version 9 --features dataflow,workflow --clients 2
+   issuer sign request.req -o response.lic          # the customer's request, from USB or QR
+   issuer deactivate receipt.deact                  # frees the activation
+   issuer ledger --csv -o ledger.csv
+
+The vendor key's passphrase comes from --passphrase-file, ISSUER_PASSPHRASE_FILE,
+or a prompt; never from a flag value.
+Exit codes: 0 success; 1 refused or failed; 2 bad usage.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dir", Usage: "desk `DIR`: the ledger and the encrypted vendor key", EnvVars: []string{"ISSUER_DIR"}, Value: "/var/lib/airlock-issuer"},
+			&cli.StringFlag{Name: "passphrase-file", Usage: "read the vendor key's passphrase from `FILE` (first line)", EnvVars: []string{"ISSUER_PASSPHRASE_FILE"}},
+			&cli.StringFlag{Name: "gpg", Usage: "the gpg `PROGRAM` for a key held by GnuPG", EnvVars: []string{"ISSUER_GPG"}, Value: "gpg"},
+			&cli.DurationFlag{Name: "lock-wait", Usage: "how long to wait for another process using the desk", EnvVars: []string{"ISSUER_LOCK_WAIT"}, Value: kv.DefaultLockWait},
+		},
+		Commands: []*cli.Command{
+			initCommand(), exportKeyCommand(), keysCommand(), inspectCommand(), signCommand(),
+			deactivateCommand(), revokeCommand(), revocationsCommand(), ledgerCommand(),
+		},
+	}
+}
+
+func open(c *cli.Context, command string, create bool) (*issuer.Desk, error) {
+	return issuer.OpenDesk(issuer.Config{
+		Dir: c.String("dir"), LockWait: c.Duration("lock-wait"), Command: "issuer " + command, GPG: c.String("gpg"),
+		Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}, create)
+}
+
+// unlock opens the desk and unlocks its vendor key, asking for the
+// passphrase once.
+func unlock(c *cli.Context, command string) (*issuer.Desk, error) {
+	d, err := open(c, command, false)
+	if err != nil {
+		return nil, err
+	}
+	need, err := d.NeedsPassphrase()
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	var pass []byte
+	if need {
+		if pass, err = cliutil.Passphrase(c.String("passphrase-file"), "vendor key passphrase: ", false); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	if err := d.Unlock(pass); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create the vendor signing key (or adopt one held by GnuPG)",
+		Description: `Creates an OpenPGP Ed25519 key, its secret part encrypted with a passphrase
+(from --passphrase-file, ISSUER_PASSPHRASE_FILE, or asked twice), or, with
+--gpg-key, uses a key that stays in GnuPG (a smartcard or token behind
+gpg-agent works the same; GNUPGHOME is honoured). --rotate replaces the key of
+an existing desk and keeps its ledger; export the keys with export-key --all.
+
+Examples:
+   issuer init --name "Example Vendor Licensing" --email licensing@example.com
+   issuer init --gpg-key 0123456789ABCDEF0123456789ABCDEF01234567`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "the key's `NAME` (your company's licensing)"},
+			&cli.StringFlag{Name: "email", Usage: "the key's `EMAIL`"},
+			&cli.StringFlag{Name: "gpg-key", Usage: "use the GnuPG key with this full `FINGERPRINT`"},
+			&cli.BoolFlag{Name: "rotate", Usage: "replace the current vendor key (the ledger is kept)"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs(c); err != nil {
+				return err
+			}
+			opts := issuer.InitOptions{Name: c.String("name"), Email: c.String("email"), GPGKey: c.String("gpg-key"), Rotate: c.Bool("rotate")}
+			if opts.GPGKey == "" && opts.Name == "" {
+				return cliutil.Usagef("give --name and --email for a new key, or --gpg-key; see issuer init --help")
+			}
+			if opts.GPGKey == "" {
+				p, err := cliutil.Passphrase(c.String("passphrase-file"), "new vendor key passphrase: ", true)
+				if err != nil {
+					return err
+				}
+				opts.Passphrase = p
+			}
+			d, err := open(c, "init", true)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			pub, err := d.Init(opts)
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			fmt.Fprintf(c.App.Writer, "vendor key %s (%s)\n", pub.Fingerprint(), pub.UserID())
+			fmt.Fprintf(c.App.Writer, "next: issuer export-key -o vendor.asc, and embed vendor.asc in the product\n")
+			return nil
+		},
+	}
+}
+
+func exportKeyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "export-key",
+		Usage: "write the vendor public key that products embed",
+		Description: `Writes the armored public key (armored blocks, one per key with --all: every key
+this desk has signed with, for products that must accept licences across a key
+rotation).
+
+Example: issuer export-key -o vendor.asc`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (- for stdout)", Value: "-"},
+			&cli.BoolFlag{Name: "all", Usage: "every vendor key this desk has used"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs(c); err != nil {
+				return err
+			}
+			d, err := open(c, "export-key", false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			keys, err := d.VendorKeys(c.Bool("all"))
+			if err != nil {
+				return err
+			}
+			var b []byte
+			for _, k := range keys {
+				b = append(b, k.Armor()...)
+			}
+			out, err := cliutil.CreateOutput(c, c.String("output"), "")
+			if err != nil {
+				return err
+			}
+			return out.Finish(b, "")
+		},
+	}
+}
+
+func keysCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keys",
+		Usage: "sell product keys and list them",
+		Action: func(c *cli.Context) error {
+			cli.ShowSubcommandHelp(c)
+			if c.Args().Len() > 0 {
+				return cliutil.Usagef("unknown command \"keys %s\"; use keys create or keys list", c.Args().First())
+			}
+			return cliutil.Usagef("keys needs a command: create or list")
+		},
+		Subcommands: []*cli.Command{
+			{
+				Name:  "create",
+				Usage: "create product keys for a sale; prints them, one a line",
+				Description: `Each key carries, in the ledger, what it entitles to: the product and its major
+version, the features, the number of clients, and how many hosts it may
+activate at once.
+
+Example: issuer keys create --product astera --version 9 --features dataflow,workflow --clients 2 --count 3`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "product", Usage: "product `ID`"},
+					&cli.IntFlag{Name: "version", Usage: "the `MAJOR` version it activates", Value: -1},
+					&cli.StringFlag{Name: "features", Usage: "comma-separated `FEATURES`"},
+					&cli.IntFlag{Name: "clients", Usage: "`N` clients may connect at once"},
+					&cli.IntFlag{Name: "activations", Usage: "`N` hosts may hold it at once", Value: 1},
+					&cli.StringFlag{Name: "expires", Usage: "licences end on `DATE` (2027-12-31 or RFC 3339)"},
+					&cli.IntFlag{Name: "count", Usage: "create `N` keys with this entitlement", Value: 1},
+				},
+				Action: func(c *cli.Context) error {
+					if err := cliutil.NoArgs(c); err != nil {
+						return err
+					}
+					if c.String("product") == "" || c.Int("version") < 0 || c.Int("clients") == 0 {
+						return cliutil.Usagef("--product, --version and --clients are required; see issuer keys create --help")
+					}
+					o := issuer.KeyOptions{Product: c.String("product"), Version: c.Int("version"), Features: issuer.ParseFeatures(c.String("features")),
+						Clients: c.Int("clients"), Activations: c.Int("activations"), Count: c.Int("count")}
+					if e := c.String("expires"); e != "" {
+						t, err := parseDate(e)
+						if err != nil {
+							return cliutil.Usagef("--expires %q: want 2027-12-31 or 2027-12-31T23:59:59Z", e)
+						}
+						o.Expires = &t
+					}
+					d, err := open(c, "keys create", false)
+					if err != nil {
+						return err
+					}
+					defer d.Close()
+					keys, err := d.CreateKeys(o)
+					if err != nil {
+						return err
+					}
+					for _, k := range keys {
+						fmt.Fprintln(c.App.Writer, k.Key)
+					}
+					return nil
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list product keys with their entitlement and activations in use",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Action: func(c *cli.Context) error {
+					if err := cliutil.NoArgs(c); err != nil {
+						return err
+					}
+					d, err := open(c, "keys list", false)
+					if err != nil {
+						return err
+					}
+					defer d.Close()
+					keys, err := d.Keys()
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return writeJSON(c.App.Writer, keys)
+					}
+					for _, k := range keys {
+						exp := ""
+						if k.Expires != nil {
+							exp = ", expires " + k.Expires.Format("2006-01-02")
+						}
+						fmt.Fprintf(c.App.Writer, "%s  %s %d  [%s]  %d clients  %d/%d activations%s\n",
+							k.Key, k.Product, k.Version, strings.Join(k.Features, ","), k.Clients, k.Used, k.Activations, exp)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t.Add(24*time.Hour - time.Second), nil // the whole day
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "show any artifact, whether its signature holds, and a request's history",
+		ArgsUsage: "FILE|-",
+		Description: `Shows the content of a request, response, deactivation receipt or revocation
+list (armored, binary or QR text) and checks its signature with the key it
+should carry. For a request from a host that activated before, it shows which
+machine identifiers changed since: the view for "is this a reinstall?" disputes.
+
+Example: issuer inspect request.req`,
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return cliutil.Usagef("inspect takes one file (or -); see issuer inspect --help")
+			}
+			data, err := readInput(c, c.Args().First())
+			if err != nil {
+				return err
+			}
+			d, err := open(c, "inspect", false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			in, err := d.Inspect(data)
+			if err != nil {
+				return fmt.Errorf("inspect: %w", err)
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "kind:      %s\n", in.Kind)
+			fmt.Fprintf(w, "signature: %s\n", in.Signature)
+			b, _ := json.MarshalIndent(in.Payload, "", "  ")
+			fmt.Fprintf(w, "content:\n%s\n", b)
+			for _, h := range in.History {
+				fmt.Fprintf(w, "history:   %s\n", h)
+			}
+			if !in.Valid {
+				return errors.New("the signature does not hold")
+			}
+			return nil
+		},
+	}
+}
+
+func signCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "sign",
+		Usage:     "sign activation requests into licences",
+		ArgsUsage: "FILE... | - | --qr-text TEXT",
+		Description: `Verifies each request (signed by the host key it carries), checks its product
+key (sold, not expired, the right product and major version) and the
+activations left, records the activation, then writes the licence. The same
+request signed twice gives the same licence; a host that already holds an
+activation of the key (a reinstall) gets a new licence without using another.
+
+One request goes to -o FILE (default: the request's name with .lic; stdout for
+-); several go to -o DIR, one NAME.lic each, with the key unlocked once. A bad
+request is reported and does not stop the others; the exit code is then 1.
+
+Examples:
+   issuer sign request.req -o response.lic
+   issuer sign incoming/*.req -o outgoing/
+   issuer sign --qr-text 'AL1:...' -o response.lic`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "`FILE` for one request, DIR for several (- for stdout)"},
+			&cli.StringFlag{Name: "qr-text", Usage: "the request as the `TEXT` a QR scanner read (AL1:...)"},
+		},
+		Action: func(c *cli.Context) error {
+			var names []string
+			var reqs [][]byte
+			if t := c.String("qr-text"); t != "" {
+				if c.Args().Len() > 0 {
+					return cliutil.Usagef("give files or --qr-text, not both")
+				}
+				names, reqs = []string{"qr-text"}, [][]byte{[]byte(t)}
+			} else {
+				if c.Args().Len() == 0 {
+					return cliutil.Usagef("sign needs request files, - for stdin, or --qr-text; see issuer sign --help")
+				}
+				for _, a := range c.Args().Slice() {
+					data, err := readInput(c, a)
+					if err != nil {
+						return err
+					}
+					names, reqs = append(names, a), append(reqs, data)
+				}
+			}
+			outs, err := outputsFor(c, names)
+			if err != nil {
+				return err
+			}
+			d, err := unlock(c, "sign")
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			res, err := d.SignAll(names, reqs)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for i, r := range res {
+				if r.Err != nil {
+					failed++
+					fmt.Fprintf(c.App.ErrWriter, "issuer: %s: %s\n", r.Name, strings.Join(strings.Fields(r.Err.Error()), " "))
+					continue
+				}
+				out, err := cliutil.CreateOutput(c, outs[i], "")
+				if err == nil {
+					err = out.Finish(r.Signed.Response, "")
+				}
+				if err != nil {
+					failed++
+					fmt.Fprintf(c.App.ErrWriter, "issuer: %s: licence %s is recorded but could not be written (%v); sign the same request again to get it\n", r.Name, r.Signed.LicenseID, err)
+					continue
+				}
+				note := ""
+				switch {
+				case r.Signed.Reissued:
+					note = " (signed before: the same licence again)"
+				case r.Signed.Reinstall:
+					note = " (reinstall on the same host: no new activation)"
+				}
+				msg := c.App.Writer
+				if outs[i] == "-" {
+					msg = c.App.ErrWriter
+				}
+				fmt.Fprintf(msg, "%s: licence %s for %s (%s) -> %s; %d of %d activations used%s\n", r.Name, r.Signed.LicenseID,
+					r.Signed.Licensee.Name, r.Signed.Licensee.Organization, outs[i], r.Signed.Used, r.Signed.Allowed, note)
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d requests not signed", failed, len(res))
+			}
+			return nil
+		},
+	}
+}
+
+// outputsFor decides where each licence goes, before anything is signed.
+func outputsFor(c *cli.Context, names []string) ([]string, error) {
+	o := c.String("output")
+	outs := make([]string, len(names))
+	if len(names) > 1 {
+		if o == "" || o == "-" {
+			return nil, cliutil.Usagef("several requests need -o DIR")
+		}
+		if fi, err := os.Stat(o); err != nil || !fi.IsDir() {
+			return nil, cliutil.Usagef("-o %s: several requests need an existing directory", o)
+		}
+		seen := map[string]bool{}
+		for i, n := range names {
+			outs[i] = filepath.Join(o, strings.TrimSuffix(filepath.Base(n), filepath.Ext(n))+".lic")
+			if seen[outs[i]] {
+				return nil, cliutil.Usagef("two requests would both be written to %s; rename one", outs[i])
+			}
+			seen[outs[i]] = true
+		}
+		return outs, nil
+	}
+	switch {
+	case o != "":
+		if fi, err := os.Stat(o); err == nil && fi.IsDir() {
+			o = filepath.Join(o, strings.TrimSuffix(filepath.Base(names[0]), filepath.Ext(names[0]))+".lic")
+		}
+		outs[0] = o
+	case names[0] == "-" || names[0] == "qr-text":
+		outs[0] = "-"
+	default:
+		outs[0] = strings.TrimSuffix(names[0], filepath.Ext(names[0])) + ".lic"
+	}
+	return outs, nil
+}
+
+func deactivateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "deactivate",
+		Usage:     "take back a host's deactivation receipt and free its activation",
+		ArgsUsage: "RECEIPT|-",
+		Description: `Verifies the receipt against the host key recorded for that licence and frees
+the activation, once: the same receipt again frees nothing.
+
+Example: issuer deactivate receipt.deact`,
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return cliutil.Usagef("deactivate takes one receipt file (or -); see issuer deactivate --help")
+			}
+			data, err := readInput(c, c.Args().First())
+			if err != nil {
+				return err
+			}
+			d, err := open(c, "deactivate", false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			r, err := d.Deactivate(data)
+			if err != nil {
+				return fmt.Errorf("deactivate: %w", err)
+			}
+			if r.AlreadyFreed {
+				fmt.Fprintf(c.App.Writer, "licence %s was already deactivated; nothing changed\n", r.LicenseID)
+			} else {
+				fmt.Fprintf(c.App.Writer, "licence %s deactivated; product key %s has an activation free\n", r.LicenseID, r.ProductKey)
+			}
+			return nil
+		},
+	}
+}
+
+func revokeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "revoke",
+		Usage:     "revoke a licence (it reaches hosts with the next revocation list)",
+		ArgsUsage: "LICENSE_ID",
+		Description: `Example: issuer revoke 7MWCP5AXEZ2HEBFNQXQQDKH3Z4 --reason "refunded"
+Then: issuer revocations -o revocations.lst, and have hosts import it.`,
+		Flags: []cli.Flag{&cli.StringFlag{Name: "reason", Usage: "`REASON`, shown to the host"}},
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return cliutil.Usagef("revoke takes one licence id; see issuer revoke --help")
+			}
+			id := format.ID(strings.ToUpper(c.Args().First()))
+			if !id.Valid() {
+				return cliutil.Usagef("%q is not a licence id (26 characters of A-Z and 2-7)", c.Args().First())
+			}
+			d, err := open(c, "revoke", false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			if err := d.Revoke(id, c.String("reason")); err != nil {
+				return fmt.Errorf("revoke: %w", err)
+			}
+			fmt.Fprintf(c.App.Writer, "licence %s revoked; write the list with issuer revocations -o FILE\n", id)
+			return nil
+		},
+	}
+}
+
+func revocationsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "revocations",
+		Usage: "sign the list of revoked licences for hosts to import",
+		Description: `The list's serial grows with every revocation; hosts apply newer lists and refuse
+older ones.
+
+Example: issuer revocations -o revocations.lst`,
+		Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (- for stdout)", Value: "-"}},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs(c); err != nil {
+				return err
+			}
+			out, err := cliutil.CreateOutput(c, c.String("output"), "")
+			if err != nil {
+				return err
+			}
+			d, err := unlock(c, "revocations")
+			if err != nil {
+				out.Abort()
+				return err
+			}
+			defer d.Close()
+			list, serial, err := d.Revocations()
+			if err != nil {
+				out.Abort()
+				return err
+			}
+			if err := out.Finish(list, ""); err != nil {
+				return err
+			}
+			if !out.Stdout {
+				fmt.Fprintf(c.App.Writer, "revocation list %d written to %s\n", serial, out.Name())
+			}
+			return nil
+		},
+	}
+}
+
+func ledgerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ledger",
+		Usage: "export the ledger: product keys, activations, deactivations, revocations",
+		Description: `--csv writes one event a row (UTC times; cells a spreadsheet would run as a
+formula are neutralised); --json writes everything, responses included.
+
+Example: issuer ledger --csv -o ledger.csv`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "JSON"},
+			&cli.BoolFlag{Name: "csv", Usage: "CSV, one event a row"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (- for stdout)", Value: "-"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := cliutil.NoArgs(c); err != nil {
+				return err
+			}
+			if c.Bool("json") && c.Bool("csv") {
+				return cliutil.Usagef("choose --json or --csv")
+			}
+			d, err := open(c, "ledger", false)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			l, err := d.Ledger()
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			switch {
+			case c.Bool("json"):
+				err = l.WriteJSON(&b)
+			default:
+				err = l.WriteCSV(&b)
+			}
+			if err != nil {
+				return err
+			}
+			out, err := cliutil.CreateOutput(c, c.String("output"), "")
+			if err != nil {
+				return err
+			}
+			return out.Finish([]byte(b.String()), "")
+		},
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func readInput(c *cli.Context, path string) ([]byte, error) {
+	var r io.Reader = c.App.Reader
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, format.MaxEncodedSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, err)
+	}
+	return b, nil
+}
