@@ -58,7 +58,10 @@ func Run(app *cli.App, args []string, stdin io.Reader, stdout, stderr io.Writer)
 	var unknown string
 	prepare(app, stdin, stdout, stderr)
 	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
-	err := app.Run(Reorder(app, args))
+	ordered, err := Reorder(app, args)
+	if err == nil {
+		err = app.Run(ordered)
+	}
 	if err == nil && unknown != "" {
 		err = Usagef("unknown command %q; see %s --help", unknown, app.Name)
 	}
@@ -105,18 +108,18 @@ func prepare(app *cli.App, stdin io.Reader, stdout, stderr io.Writer) {
 // stops at the first positional argument and silently ignores the rest),
 // and moves global flags typed after the command name before it. "--"
 // ends flag processing as usual.
-func Reorder(app *cli.App, args []string) []string {
+func Reorder(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 2 {
-		return args
+		return args, nil
 	}
 	globals, i := takeFlags(app.Flags, args[1:])
 	rest := args[1+i:]
 	if len(rest) == 0 {
-		return args
+		return args, nil
 	}
 	cmd := app.Command(rest[0])
 	if cmd == nil {
-		return args
+		return args, nil
 	}
 	// Descend into subcommands (issuer keys create ...).
 	path := 1
@@ -148,10 +151,10 @@ func Reorder(app *cli.App, args []string) []string {
 		case f == nil:
 			flags = append(flags, a) // unknown: let the parser refuse it
 		case takesValue(f) && !strings.Contains(a, "=") && j+1 >= len(rest):
-			// A value flag with nothing after it: leave it last, where
-			// the parser refuses it, rather than let it swallow the
-			// command name.
-			pos = append(pos, a)
+			// A value flag with nothing after it: refused here, since
+			// moved it would swallow an argument, and left last the parser
+			// would take it for one.
+			return nil, Usagef("flag %s needs a value; see %s %s --help", a, app.Name, strings.Join(rest[:path], " "))
 		case global:
 			if takesValue(f) && !strings.Contains(a, "=") {
 				n = 2
@@ -169,7 +172,7 @@ func Reorder(app *cli.App, args []string) []string {
 	out = append(out, moved...)
 	out = append(out, rest[:path]...)
 	out = append(out, flags...)
-	return append(out, pos...)
+	return append(out, pos...), nil
 }
 
 // takeFlags returns the leading flags (with their values) of args and how
