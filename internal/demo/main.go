@@ -1,231 +1,163 @@
-// Command demo plays, in a temporary directory, what airlock can do so far:
-// the wire format of the activation exchange. Every line it prints is the
-// result of something it just did; it exits non-zero as soon as anything
-// does not behave as narrated, so `make demo` is also a test.
-//
-// It grows with the project: when the activator and issuer tools land, it
-// drives them instead of calling package format directly.
+// Command demo plays the whole airlock story with the real tools, in a
+// temporary directory: the licence desk sells a key, the host admin
+// requests (file and QR code), the desk signs, the host imports, an upgrade
+// follows, and an attacker's edit is refused. Every line it prints is a
+// command it ran and that command's real output; it exits non-zero as soon
+// as a step does not behave as narrated, so `make demo` is also a test.
 package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"time"
-
-	"github.com/airlock-license/airlock/format"
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
 }
 
-func step(format string, args ...any) { fmt.Printf("\n== "+format+"\n", args...) }
-func say(format string, args ...any)  { fmt.Printf("   "+format+"\n", args...) }
+// demo runs commands in a work directory and narrates them.
+type demo struct {
+	w   io.Writer
+	dir string
+	env []string
+}
 
-func run() error {
+func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.w, "\n== "+format+"\n", args...) }
+
+// run executes a shell command line in the work directory, prints it and
+// its output, and checks its exit code and that its output matches every
+// pattern.
+func (d *demo) run(wantExit int, cmdline string, patterns ...string) (string, error) {
+	fmt.Fprintf(d.w, "$ %s\n", cmdline)
+	cmd := exec.Command("sh", "-c", cmdline)
+	cmd.Dir, cmd.Env = d.dir, d.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+		if line != "" {
+			fmt.Fprintf(d.w, "  %s\n", line)
+		}
+	}
+	if code != wantExit {
+		return "", fmt.Errorf("%q exited %d, want %d", cmdline, code, wantExit)
+	}
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(out.String()) {
+			return "", fmt.Errorf("%q: output does not match %q", cmdline, p)
+		}
+	}
+	return out.String(), nil
+}
+
+func run(w io.Writer) error {
 	dir, err := os.MkdirTemp("", "airlock-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	now := time.Now().UTC()
-	fmt.Printf("airlock demo in %s (removed at the end)\n", dir)
+	bin := filepath.Join(dir, "bin")
+	for _, tool := range []string{"activator", "issuer"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(bin, tool), "github.com/airlock-license/airlock/cmd/"+tool).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("build %s: %v\n%s", tool, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "passphrase"), []byte("demo passphrase, not for production\n"), 0o600); err != nil {
+		return err
+	}
+	d := &demo{w: w, dir: dir, env: append(os.Environ(),
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"ISSUER_DIR="+filepath.Join(dir, "vendor-desk"), "ISSUER_PASSPHRASE_FILE="+filepath.Join(dir, "passphrase"),
+		"ACTIVATOR_DIR="+filepath.Join(dir, "host-store"), "ACTIVATOR_PRODUCT=astera", "ACTIVATOR_PRODUCT_VERSION=9.1.0",
+		"ACTIVATOR_VENDOR_KEY="+filepath.Join(dir, "vendor.asc"),
+	)}
+	fmt.Fprintf(w, "airlock demo in %s (removed at the end); both tools built from this checkout\n", dir)
 
-	step("vendor: create the licence desk's signing key")
-	vendor, err := format.GenerateKey(format.KeyOptions{Name: "Demo Vendor Licensing", Email: "licensing@demo.invalid", Now: now})
-	if err != nil {
-		return err
+	steps := []struct {
+		title string
+		fn    func() error
+	}{
+		{"vendor: create the licence desk's key, and sell a key for astera 9 with dataflow and workflow for 2 clients", func() error {
+			if _, err := d.run(0, `issuer init --name "Demo Vendor Licensing" --email licensing@demo.invalid`, `vendor key [0-9A-F]{40}`); err != nil {
+				return err
+			}
+			if _, err := d.run(0, `issuer export-key -o vendor.asc`); err != nil {
+				return err
+			}
+			_, err := d.run(0, `issuer keys create --product astera --version 9 --features dataflow,workflow --clients 2 | tee key1.txt`, `^[0-9A-Z]{5}(-[0-9A-Z]{5}){4}\n$`)
+			return err
+		}},
+		{"host admin: what binds a licence to this machine, then the request (file, PNG and terminal QR code)", func() error {
+			if _, err := d.run(0, `activator fingerprint`, `identifiers found`); err != nil {
+				return err
+			}
+			_, err := d.run(0, `activator request --name "Ada Admin" --org "Example Bank" --product-key "$(cat key1.txt)" -o request1.req --qr request1.png --qr-terminal`,
+				`QR code written to request1.png`, `request [A-Z2-7]{26} written to request1.req`)
+			return err
+		}},
+		{"vendor: sign the request; host: import the licence and check it", func() error {
+			if _, err := d.run(0, `issuer sign request1.req -o licence1.lic`, `1 of 1 activations used`); err != nil {
+				return err
+			}
+			if _, err := d.run(0, `activator import licence1.lic`, `imported`, `features: dataflow, workflow`); err != nil {
+				return err
+			}
+			if _, err := d.run(0, `activator check workflow && echo "workflow: enabled"`, `workflow: enabled`); err != nil {
+				return err
+			}
+			_, err := d.run(3, `activator check subflow || { code=$?; echo "subflow: not licensed (exit $code)"; exit $code; }`, `subflow: not licensed \(exit 3\)`)
+			return err
+		}},
+		{"upgrade: the customer buys subflow and 5 clients; a new request, signed and imported", func() error {
+			if _, err := d.run(0, `issuer keys create --product astera --version 9 --features dataflow,workflow,subflow --clients 5 > key2.txt && cat key2.txt`); err != nil {
+				return err
+			}
+			if _, err := d.run(0, `activator request --name "Ada Admin" --org "Example Bank" --product-key "$(cat key2.txt)" -o request2.req`); err != nil {
+				return err
+			}
+			if _, err := d.run(0, `issuer sign request2.req -o licence2.lic`); err != nil {
+				return err
+			}
+			_, err := d.run(0, `activator import licence2.lic`, `features: dataflow, subflow, workflow`, `clients: +5`)
+			return err
+		}},
+		{"attacker: raise the client limit from 5 to 9 inside the licence; the host refuses it", func() error {
+			if _, err := d.run(0, `awk '/^$/{f=1;next} /^=|^-----END/{f=0} f' licence2.lic | base64 -d | LC_ALL=C sed 's/"clients":5/"clients":9/' > tampered.bin; LC_ALL=C grep -a -o '"clients":[0-9]*' tampered.bin`,
+				`"clients":9`); err != nil {
+				return err
+			}
+			_, err := d.run(1, `activator import tampered.bin`, `signature does not verify`)
+			return err
+		}},
+		{"the desk's ledger", func() error {
+			_, err := d.run(0, `issuer ledger --csv | cut -d, -f1-7`, `,activation,`)
+			return err
+		}},
 	}
-	vendorPub := filepath.Join(dir, "vendor.pub.asc")
-	if err := os.WriteFile(vendorPub, vendor.Public().Armor(), 0o644); err != nil {
-		return err
-	}
-	say("key %s", vendor.Public())
-	say("public key written to %s (%d bytes): this is what the product embeds", filepath.Base(vendorPub), len(vendor.Public().Armor()))
-	pk, err := format.NewProductKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	say("product key sold to the customer: %s", pk)
-
-	step("host admin: type the product key (with a typo first)")
-	typo := []byte(pk.String())
-	typo[7], typo[8] = typo[8], typo[7]
-	if typo[7] == typo[8] {
-		typo[7] = '7' + (typo[7]-'0'+1)%3
-	}
-	if _, err := format.ParseProductKey(string(typo)); err == nil {
-		return errors.New("a transposed product key was accepted")
-	} else {
-		say("%s -> refused: %v", typo, err)
-	}
-	typed := strings.ToLower(strings.ReplaceAll(pk.String(), "-", " "))
-	key, err := format.ParseProductKey(typed)
-	if err != nil {
-		return fmt.Errorf("the correct key was refused: %w", err)
-	}
-	say("%q -> accepted as %s", typed, key)
-
-	step("host: sign a request with a new host key, bound to this machine")
-	host, err := format.GenerateKey(format.KeyOptions{Name: "airlock host", Now: now})
-	if err != nil {
-		return err
-	}
-	comps := map[string]string{}
-	if id, err := os.ReadFile("/etc/machine-id"); err == nil && len(bytes.TrimSpace(id)) > 0 {
-		comps[format.ComponentMachineID] = format.HashComponent("astera", string(bytes.TrimSpace(id)))
-	} else {
-		comps["demo-host"] = format.HashComponent("astera", "no machine-id on this system")
-	}
-	reqID, _ := format.NewID(rand.Reader)
-	req := &format.Request{
-		RequestID: reqID, Created: format.NewTime(now), Product: "astera", ProductVersion: "9.1.0",
-		ProductKey: key.String(), Licensee: format.Licensee{Name: "Ada Admin", Organization: "Example Bank"},
-		Fingerprint: format.Fingerprint{Components: comps}, HostKey: format.HostKeyField(host.Public()),
-	}
-	reqMsg, err := format.Sign(host, req, now)
-	if err != nil {
-		return err
-	}
-	reqFile := filepath.Join(dir, "request.req")
-	if err := os.WriteFile(reqFile, format.Armor(reqMsg, format.KindRequest), 0o644); err != nil {
-		return err
-	}
-	qr := format.EncodeQRText(reqMsg)
-	say("request %s written: %d bytes binary, %d armored", reqID, len(reqMsg), len(format.Armor(reqMsg, format.KindRequest)))
-	say("machine identifiers sent (hashed per product): %s", strings.Join(sortedKeys(comps), ", "))
-	say("as QR text (%d characters, alphanumeric QR mode): %s...", len(qr), qr[:48])
-
-	step("vendor: read the request from its QR text and check the host's signature")
-	a, got, err := format.VerifyRequest([]byte(qr), now)
-	if err != nil {
-		return err
-	}
-	say("signed by host key %s; licensee %s, %s; product %s %s", a.Signer.Fingerprint(), got.Licensee.Name, got.Licensee.Organization, got.Product, got.ProductVersion)
-
-	step("vendor: answer with a licence bound to that request, host key and fingerprint")
-	licID, _ := format.NewID(rand.Reader)
-	fp := got.Fingerprint
-	fp.Threshold = format.DefaultThreshold(len(fp.Components))
-	resp := &format.Response{
-		LicenseID: licID, RequestID: got.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
-		Product: got.Product, Versions: []int{9}, Licensee: got.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(),
-		Fingerprint: fp, Features: []string{"dataflow", "workflow"}, Limits: format.Limits{Clients: 2},
-	}
-	respMsg, err := format.Sign(vendor, resp, now)
-	if err != nil {
-		return err
-	}
-	respFile := filepath.Join(dir, "response.lic")
-	if err := os.WriteFile(respFile, format.Armor(respMsg, format.KindResponse), 0o644); err != nil {
-		return err
-	}
-	say("licence %s written to %s", licID, filepath.Base(respFile))
-
-	step("host: verify the response against the pinned vendor key")
-	pinnedData, err := os.ReadFile(vendorPub)
-	if err != nil {
-		return err
-	}
-	pinned, err := format.ParseKeySet(pinnedData)
-	if err != nil {
-		return err
-	}
-	data, err := os.ReadFile(respFile)
-	if err != nil {
-		return err
-	}
-	v, err := format.Verify(data, format.VerifyOptions{Keys: pinned, Kinds: []format.Kind{format.KindResponse}, Now: time.Now()})
-	if err != nil {
-		return err
-	}
-	lic := v.Payload.(*format.Response)
-	if lic.RequestDigest != a.Digest {
-		return errors.New("the response does not answer the request")
-	}
-	say("valid, by %s: features %v, %d clients, versions %v", v.Signer.Fingerprint(), lic.Features, lic.Limits.Clients, lic.Versions)
-
-	if gpg, err := exec.LookPath("gpg"); err == nil {
-		step("outside check: GnuPG verifies the same file with the exported key")
-		if err := gpgVerify(gpg, dir, vendorPub, respFile); err != nil {
+	for _, s := range steps {
+		d.say("%s", s.title)
+		if err := s.fn(); err != nil {
 			return err
 		}
-	} else {
-		step("outside check skipped: gpg is not installed (apt-get install gnupg)")
 	}
-
-	step("attacker: raise the client limit in the response")
-	tampered := bytes.Replace(respMsg, []byte(`"clients":2`), []byte(`"clients":9`), 1)
-	_, err = format.Verify(tampered, format.VerifyOptions{Keys: pinned, Kinds: []format.Kind{format.KindResponse}, Now: time.Now()})
-	if !errors.Is(err, format.ErrBadSignature) {
-		return fmt.Errorf("a tampered response was not refused as a bad signature: %v", err)
-	}
-	say("refused: %v", err)
-
-	step("attacker: present the request as if it were a licence")
-	_, err = format.Verify(reqMsg, format.VerifyOptions{Keys: format.NewKeySet(host.Public()), Kinds: []format.Kind{format.KindResponse}, Now: time.Now()})
-	if !errors.Is(err, format.ErrWrongKind) {
-		return fmt.Errorf("a request was not refused as a response: %v", err)
-	}
-	say("refused: %v", err)
-
-	fmt.Println("\ndemo complete: every step above ran and behaved as described.")
+	fmt.Fprintln(w, "\ndemo complete: every command above ran, and behaved as described.")
 	return nil
-}
-
-func gpgVerify(gpg, dir, key, file string) error {
-	home, err := os.MkdirTemp("", "gpg")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	}()
-	os.Chmod(home, 0o700)
-	env := append(os.Environ(), "GNUPGHOME="+home)
-	imp := exec.Command(gpg, "--batch", "--quiet", "--import", key)
-	imp.Env = env
-	if out, err := imp.CombinedOutput(); err != nil {
-		return fmt.Errorf("gpg --import: %v: %s", err, out)
-	}
-	cmd := exec.Command(gpg, "--batch", "--status-fd", "1", "--verify", file)
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf("gpg --verify refused the response: %v", err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "[GNUPG:] GOODSIG ") || strings.HasPrefix(line, "[GNUPG:] VALIDSIG ") {
-			say("gpg: %s", strings.TrimPrefix(line, "[GNUPG:] "))
-		}
-	}
-	if !strings.Contains(string(out), "[GNUPG:] VALIDSIG ") {
-		return errors.New("gpg printed no VALIDSIG")
-	}
-	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	var k []string
-	for n := range m {
-		k = append(k, n)
-	}
-	for i := range k {
-		for j := i + 1; j < len(k); j++ {
-			if k[j] < k[i] {
-				k[i], k[j] = k[j], k[i]
-			}
-		}
-	}
-	return k
 }
