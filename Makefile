@@ -25,7 +25,7 @@ fuzz:
 
 # Benchmarks, and the ratio of a full response verification to a raw Ed25519 one (target: <= 2).
 bench:
-	$(GO) test ./format -run '^$$' -bench . -benchmem -count 3 | tee /tmp/airlock-bench.txt
+	$(GO) test ./format ./activator ./issuer -run '^$$' -bench . -benchmem -count 3 | tee /tmp/airlock-bench.txt
 	awk '/^BenchmarkVerifyResponse/{v+=$$3;n++} /^BenchmarkVerifyRawEd25519/{r+=$$3;m++} END{printf "\nverify response / raw Ed25519 = %.2fx (target <= 2)\n", (v/n)/(r/m)}' /tmp/airlock-bench.txt
 
 # Regenerate format/testdata (vectors; fixture keys only where missing).
