@@ -1,0 +1,165 @@
+// Command dataserver is a sample licensed server: a small data-integration
+// service whose features (dataflow, workflow, subflow) and number of
+// connected clients are governed by an airlock licence. It uses only the
+// public activator API and is meant to be read and copied:
+//
+//   - at start-up, activator.Open loads and verifies the licence;
+//   - each connection takes a client seat (Seats().Acquire) and gives it
+//     back when it ends; past the licensed number a client is refused;
+//   - each request checks lic.Enabled(feature);
+//   - when a new licence takes effect (imported from a shell while the
+//     server runs, or expired), OnChange disconnects every client so that
+//     they reconnect under the new licence.
+//
+// The protocol is one line per request over TCP:
+//
+//	run FEATURE   ->  "ok FEATURE" or "denied: FEATURE is not licensed"
+//	status        ->  the licence state as one JSON line
+//	quit
+//
+// Usage:
+//
+//	dataserver --listen 127.0.0.1:7070 --dir /var/lib/airlock --vendor-key vendor.asc --product astera --version 9.1.0
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/airlock-license/airlock/activator"
+	"github.com/airlock-license/airlock/format"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:7070", "address to listen on")
+	dir := flag.String("dir", os.Getenv("ACTIVATOR_DIR"), "licence store directory")
+	keyFile := flag.String("vendor-key", os.Getenv("ACTIVATOR_VENDOR_KEY"), "vendor public key (a real product compiles it in)")
+	product := flag.String("product", "astera", "product identifier")
+	version := flag.String("version", "9.1.0", "this server's version")
+	flag.Parse()
+	if err := serve(*listen, *dir, *keyFile, *product, *version); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// server holds the licence and the connected clients.
+type server struct {
+	lic   *activator.License
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func serve(addr, dir, keyFile, product, version string) error {
+	keyData, err := os.ReadFile(keyFile)
+	if err != nil {
+		return fmt.Errorf("vendor key: %v", err)
+	}
+	keys, err := format.ParseKeySet(keyData)
+	if err != nil {
+		return fmt.Errorf("vendor key: %v", err)
+	}
+	lic, err := activator.Open(activator.Config{Dir: dir, VendorKeys: keys, Product: product, Version: version, Command: "dataserver"})
+	if err != nil {
+		return err
+	}
+	defer lic.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		<-sig
+		ln.Close()
+	}()
+	return newServer(lic).serve(ln)
+}
+
+func newServer(lic *activator.License) *server {
+	s := &server{lic: lic, conns: map[net.Conn]bool{}}
+	lic.OnChange(s.licenceChanged)
+	return s
+}
+
+// serve accepts clients until ln is closed.
+func (s *server) serve(ln net.Listener) error {
+	snap := s.lic.Snapshot()
+	fmt.Printf("dataserver listening on %s; licence %s, features [%s], %d clients\n", ln.Addr(), snap.State, strings.Join(snap.Features, " "), snap.Clients)
+	for _, p := range snap.Problems {
+		fmt.Printf("licence problem: %s\n", p)
+	}
+	for {
+		conn, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		go s.handle(conn)
+	}
+}
+
+// licenceChanged runs when a new licence takes effect: every client is
+// disconnected, so that each reconnects, and is admitted, under the new
+// licence's features and client limit.
+func (s *server) licenceChanged(old, new *activator.Snapshot) {
+	fmt.Printf("licence changed: %s [%s] %d clients -> %s [%s] %d clients; disconnecting clients\n",
+		old.State, strings.Join(old.Features, " "), old.Clients, new.State, strings.Join(new.Features, " "), new.Clients)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		fmt.Fprintln(c, "bye: the licence changed; reconnect")
+		c.Close()
+	}
+}
+
+func (s *server) handle(conn net.Conn) {
+	defer conn.Close()
+	seat, err := s.lic.Seats().Acquire(conn.RemoteAddr().String())
+	if err != nil {
+		fmt.Fprintf(conn, "refused: %v\n", err)
+		return
+	}
+	defer seat.Release()
+	s.mu.Lock()
+	s.conns[conn] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+	}()
+
+	fmt.Fprintf(conn, "welcome: seat %d of %d\n", s.lic.Seats().InUse(), s.lic.Snapshot().Clients)
+	in := bufio.NewScanner(conn)
+	for in.Scan() {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
+		switch cmd {
+		case "run":
+			if s.lic.Enabled(arg) {
+				fmt.Fprintf(conn, "ok %s\n", arg)
+			} else {
+				fmt.Fprintf(conn, "denied: %s is not licensed\n", arg)
+			}
+		case "status":
+			b, _ := json.Marshal(s.lic.Snapshot())
+			fmt.Fprintf(conn, "%s\n", b)
+		case "quit":
+			return
+		default:
+			fmt.Fprintf(conn, "error: unknown command %q (run FEATURE, status, quit)\n", cmd)
+		}
+	}
+}
