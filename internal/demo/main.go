@@ -7,15 +7,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -29,7 +32,9 @@ func main() {
 type demo struct {
 	w   io.Writer
 	dir string
+	bin string // the built tools
 	env []string
+	srv *server // the sample server, once started
 }
 
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.w, "\n== "+format+"\n", args...) }
@@ -74,8 +79,8 @@ func run(w io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "bin")
-	for _, tool := range []string{"activator", "issuer"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(bin, tool), "github.com/airlock-license/airlock/cmd/"+tool).CombinedOutput()
+	for tool, pkg := range map[string]string{"activator": "cmd/activator", "issuer": "cmd/issuer", "dataserver": "samples/dataserver"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(bin, tool), "github.com/airlock-license/airlock/"+pkg).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("build %s: %v\n%s", tool, err, out)
 		}
@@ -83,13 +88,20 @@ func run(w io.Writer) error {
 	if err := os.WriteFile(filepath.Join(dir, "passphrase"), []byte("demo passphrase, not for production\n"), 0o600); err != nil {
 		return err
 	}
-	d := &demo{w: w, dir: dir, env: append(os.Environ(),
+	d := &demo{w: w, dir: dir, bin: bin, env: append(os.Environ(),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"ISSUER_DIR="+filepath.Join(dir, "vendor-desk"), "ISSUER_PASSPHRASE_FILE="+filepath.Join(dir, "passphrase"),
 		"ACTIVATOR_DIR="+filepath.Join(dir, "host-store"), "ACTIVATOR_PRODUCT=astera", "ACTIVATOR_PRODUCT_VERSION=9.1.0",
 		"ACTIVATOR_VENDOR_KEY="+filepath.Join(dir, "vendor.asc"),
 	)}
-	fmt.Fprintf(w, "airlock demo in %s (removed at the end); both tools built from this checkout\n", dir)
+	fmt.Fprintf(w, "airlock demo in %s (removed at the end); the tools and the sample server built from this checkout\n", dir)
+	var srv *server
+	defer func() {
+		if srv != nil {
+			srv.stop()
+		}
+	}()
+	var c1, c2 *client
 
 	steps := []struct {
 		title string
@@ -126,7 +138,27 @@ func run(w io.Writer) error {
 			_, err := d.run(3, `activator check subflow || { code=$?; echo "subflow: not licensed (exit $code)"; exit $code; }`, `subflow: not licensed \(exit 3\)`)
 			return err
 		}},
-		{"upgrade: the customer buys subflow and 5 clients; a new request, signed and imported", func() error {
+		{"the licensed server starts with that licence: two clients connect, a third is refused, subflow is denied", func() error {
+			var err error
+			if srv, err = startServer(d); err != nil {
+				return err
+			}
+			d.srv = srv
+			if c1, err = connect(d, "client 1", "welcome: seat 1 of 2"); err != nil {
+				return err
+			}
+			if c2, err = connect(d, "client 2", "welcome: seat 2 of 2"); err != nil {
+				return err
+			}
+			if _, err = connect(d, "client 3", "refused: all 2 client seats are in use"); err != nil {
+				return err
+			}
+			if err := c1.ask(d, "run workflow", "ok workflow"); err != nil {
+				return err
+			}
+			return c2.ask(d, "run subflow", "denied: subflow is not licensed")
+		}},
+		{"upgrade: the customer buys subflow and 5 clients; request, sign and import while the server runs", func() error {
 			if _, err := d.run(0, `issuer keys create --product astera --version 9 --features dataflow,workflow,subflow --clients 5 > key2.txt && cat key2.txt`); err != nil {
 				return err
 			}
@@ -136,8 +168,24 @@ func run(w io.Writer) error {
 			if _, err := d.run(0, `issuer sign request2.req -o licence2.lic`); err != nil {
 				return err
 			}
-			_, err := d.run(0, `activator import licence2.lic`, `features: dataflow, subflow, workflow`, `clients: +5`)
-			return err
+			if _, err := d.run(0, `activator import licence2.lic`, `features: dataflow, subflow, workflow`, `clients: +5`); err != nil {
+				return err
+			}
+			// The server notices within its poll interval and disconnects
+			// its clients so that the new licence takes effect.
+			for _, c := range []*client{c1, c2} {
+				if err := c.expect(d, "bye: the licence changed; reconnect"); err != nil {
+					return err
+				}
+			}
+			if err := srv.expect(d, "licence changed: active [dataflow workflow] 2 clients -> active [dataflow subflow workflow] 5 clients"); err != nil {
+				return err
+			}
+			c, err := connect(d, "client 1 again", "welcome: seat 1 of 5")
+			if err != nil {
+				return err
+			}
+			return c.ask(d, "run subflow", "ok subflow")
 		}},
 		{"attacker: raise the client limit from 5 to 9 inside the licence; the host refuses it", func() error {
 			if _, err := d.run(0, `awk '/^$/{f=1;next} /^=|^-----END/{f=0} f' licence2.lic | base64 -d | LC_ALL=C sed 's/"clients":5/"clients":9/' > tampered.bin; LC_ALL=C grep -a -o '"clients":[0-9]*' tampered.bin`,
@@ -160,4 +208,122 @@ func run(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\ndemo complete: every command above ran, and behaved as described.")
 	return nil
+}
+
+// server is the sample licensed server, run as a child process.
+type server struct {
+	cmd   *exec.Cmd
+	addr  string
+	lines chan string
+}
+
+func startServer(d *demo) (*server, error) {
+	fmt.Fprintf(d.w, "$ dataserver --listen 127.0.0.1:0 &\n")
+	cmd := exec.Command(filepath.Join(d.bin, "dataserver"), "--listen", "127.0.0.1:0", "--product", "astera", "--version", "9.1.0")
+	cmd.Dir, cmd.Env = d.dir, d.env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, lines: make(chan string, 64)}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+	}()
+	first, err := s.next()
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	fmt.Fprintf(d.w, "  [server] %s\n", first)
+	m := regexp.MustCompile(`listening on (\S+); licence active`).FindStringSubmatch(first)
+	if m == nil {
+		s.stop()
+		return nil, fmt.Errorf("the server did not start licensed: %q", first)
+	}
+	s.addr = strings.TrimSuffix(m[1], ";")
+	return s, nil
+}
+
+func (s *server) next() (string, error) {
+	select {
+	case l, ok := <-s.lines:
+		if !ok {
+			return "", errors.New("the server exited")
+		}
+		return l, nil
+	case <-time.After(15 * time.Second):
+		return "", errors.New("the server said nothing for 15 seconds")
+	}
+}
+
+// expect reads the server's log up to a line containing want.
+func (s *server) expect(d *demo, want string) error {
+	for {
+		l, err := s.next()
+		if err != nil {
+			return fmt.Errorf("waiting for the server to say %q: %v", want, err)
+		}
+		fmt.Fprintf(d.w, "  [server] %s\n", l)
+		if strings.Contains(l, want) {
+			return nil
+		}
+	}
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+	}
+}
+
+// client is a connection to the sample server.
+type client struct {
+	name string
+	conn net.Conn
+	in   *bufio.Reader
+}
+
+func connect(d *demo, name, want string) (*client, error) {
+	conn, err := net.Dial("tcp", d.srv.addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{name: name, conn: conn, in: bufio.NewReader(conn)}
+	fmt.Fprintf(d.w, "  [%s] connects\n", name)
+	return c, c.expect(d, want)
+}
+
+func (c *client) expect(d *demo, want string) error {
+	c.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	l, err := c.in.ReadString('\n')
+	l = strings.TrimSpace(l)
+	if err != nil && l == "" {
+		return fmt.Errorf("%s: waiting for %q: %v", c.name, want, err)
+	}
+	fmt.Fprintf(d.w, "  [%s] %s\n", c.name, l)
+	if l != want {
+		return fmt.Errorf("%s: got %q, want %q", c.name, l, want)
+	}
+	return nil
+}
+
+func (c *client) ask(d *demo, req, want string) error {
+	fmt.Fprintf(d.w, "  [%s] > %s\n", c.name, req)
+	if _, err := c.conn.Write([]byte(req + "\n")); err != nil {
+		return err
+	}
+	return c.expect(d, want)
 }
