@@ -54,6 +54,16 @@ func Sign(signer Signer, p Payload, now time.Time) ([]byte, error) {
 	if _, err := Verify(msg, VerifyOptions{Keys: NewKeySet(pub), Kinds: []Kind{p.Kind()}, Now: now}); err != nil {
 		return nil, fmt.Errorf("sign %s: the signer's output does not verify: %w", p.Kind(), err)
 	}
+	// An artifact must not die on its own: no expiry on the signature (gpg's
+	// default-sig-expire) nor on the key that made it (gpg's default of two
+	// years), or a perpetual licence would stop working one day.
+	m, _ := parseStructure(msg) // verified above
+	if m.sig.SigLifetimeSecs != nil && *m.sig.SigLifetimeSecs != 0 {
+		return nil, fmt.Errorf("sign %s: the signer set an expiry on the signature; sign without one (gpg: no default-sig-expire)", p.Kind())
+	}
+	if exp, ok := pub.Expires(now); ok {
+		return nil, fmt.Errorf("sign %s: the signing key expires on %s, and everything it signs would stop verifying then; use a key without expiry (gpg --quick-set-expire FPR 0)", p.Kind(), exp.Format("2006-01-02"))
+	}
 	return msg, nil
 }
 

@@ -441,3 +441,28 @@ func (k *PublicKey) issuerKey(fpr []byte, id uint64) *packet.PublicKey {
 	}
 	return nil
 }
+
+// Expires reports when the key (or its signing subkeys) expires, as judged
+// at now, and whether it expires at all.
+func (k *PublicKey) Expires(now time.Time) (time.Time, bool) {
+	var earliest time.Time
+	found := false
+	consider := func(created time.Time, lifetime *uint32) {
+		if lifetime == nil || *lifetime == 0 {
+			return
+		}
+		t := created.Add(time.Duration(*lifetime) * time.Second)
+		if !found || t.Before(earliest) {
+			earliest, found = t, true
+		}
+	}
+	if sig, err := k.e.PrimarySelfSignature(now, nil); err == nil && sig != nil {
+		consider(k.e.PrimaryKey.CreationTime, sig.KeyLifetimeSecs)
+	}
+	for _, sk := range k.e.Subkeys {
+		if sig, err := sk.LatestValidBindingSignature(now, nil); err == nil && sig != nil && sig.FlagSign {
+			consider(sk.PublicKey.CreationTime, sig.KeyLifetimeSecs)
+		}
+	}
+	return earliest, found
+}

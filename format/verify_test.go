@@ -2,11 +2,15 @@ package format
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 func vendorOpts(f *fixtures, now time.Time, kinds ...Kind) VerifyOptions {
@@ -145,5 +149,34 @@ func TestVerifyEveryBitFlip(t *testing.T) {
 		if _, err := Verify(msg[:n], o); err == nil {
 			t.Fatalf("truncated to %d bytes: accepted", n)
 		}
+	}
+}
+
+// expiringSigner signs with a signature lifetime, as gpg does with
+// default-sig-expire.
+type expiringSigner struct{ *PrivateKey }
+
+func (s expiringSigner) SignMessage(p []byte, now time.Time) ([]byte, error) {
+	var b bytes.Buffer
+	cfg := &packet.Config{DefaultHash: crypto.SHA512, Time: func() time.Time { return now }, SigLifetimeSecs: 86400}
+	w, err := openpgp.SignWithParams(&b, []*openpgp.Entity{s.e}, &openpgp.SignParams{Config: cfg})
+	if err != nil {
+		return nil, err
+	}
+	w.Write(p)
+	w.Close()
+	return b.Bytes(), nil
+}
+
+// Sign refuses what would expire on its own: a signature with a lifetime,
+// or a key with one.
+func TestSignRefusesExpiry(t *testing.T) {
+	f := loadFixtures(t, false)
+	rv := &Revocations{Serial: 1, Issued: NewTime(vecKeyTime.Add(time.Hour)), Revoked: []Revoked{}}
+	if _, err := Sign(expiringSigner{f.sec["vendor"]}, rv, vecKeyTime.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "expiry on the signature") {
+		t.Errorf("signature lifetime: %v", err)
+	}
+	if _, err := Sign(f.sec["expiring"], rv, vecKeyTime.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "signing key expires on 2026-01-31") {
+		t.Errorf("expiring key: %v", err)
 	}
 }

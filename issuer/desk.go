@@ -25,6 +25,7 @@ import (
 //	req/<request digest>    the licence issued for a request (license_id)
 //	revserial               the serial of the last revocation list issued
 //	revdirty                set when a revocation came after that list
+//	revlist                 that list, as signed (binary)
 const (
 	keySigner     = "signer"
 	prefixVendor  = "vendorkey/"
@@ -34,6 +35,7 @@ const (
 	prefixReq     = "req/"
 	keyRevSerial  = "revserial"
 	keyRevDirty   = "revdirty"
+	keyRevList    = "revlist"
 	secretKeyFile = "vendor.sec.asc"
 )
 
@@ -120,8 +122,11 @@ type InitOptions struct {
 	// a smartcard); the desk keeps only its public key and signs with gpg.
 	GPGKey string
 	// Rotate replaces an existing vendor key; the ledger and the old public
-	// keys are kept (products may list several vendor keys).
-	Rotate bool
+	// keys are kept (products may list several vendor keys). The current
+	// key must be unlocked first (CurrentPassphrase), so that only its
+	// holder can replace it.
+	Rotate            bool
+	CurrentPassphrase []byte
 }
 
 // Init creates or adopts the vendor key and returns its public key.
@@ -132,6 +137,11 @@ func (d *Desk) Init(opts InitOptions) (*format.PublicKey, error) {
 	}
 	if rec != nil && !opts.Rotate {
 		return nil, refuse(ErrAlreadyInit, fmt.Sprintf("this desk already signs with %s; use --rotate to replace it (the ledger is kept)", rec.Fingerprint))
+	}
+	if rec != nil {
+		if err := d.Unlock(opts.CurrentPassphrase); err != nil {
+			return nil, fmt.Errorf("rotate: the current key must be unlocked first: %w", err)
+		}
 	}
 	now := d.cfg.now()
 	var pub *format.PublicKey
@@ -164,11 +174,22 @@ func (d *Desk) Init(opts InitOptions) (*format.PublicKey, error) {
 			return nil, err
 		}
 		if rec != nil && rec.Mode == "file" {
+			// The old secret key is kept beside, still encrypted, until
+			// the vendor deletes it: nothing here needs it any more.
 			old := filepath.Join(d.cfg.Dir, secretKeyFile)
-			os.Rename(old, filepath.Join(d.cfg.Dir, "vendor-"+string(rec.Fingerprint)+".sec.asc"))
+			if err := os.Rename(old, filepath.Join(d.cfg.Dir, "vendor-"+string(rec.Fingerprint)+".sec.asc")); err != nil {
+				os.Remove(tmp)
+				return nil, fmt.Errorf("rotate: keep the old key: %v", err)
+			}
 		}
 		if err := os.Rename(tmp, filepath.Join(d.cfg.Dir, secretKeyFile)); err != nil {
 			return nil, err
+		}
+	} else if rec != nil && rec.Mode == "file" {
+		// From a file key to GnuPG: the file key is no longer used.
+		old := filepath.Join(d.cfg.Dir, secretKeyFile)
+		if err := os.Rename(old, filepath.Join(d.cfg.Dir, "vendor-"+string(rec.Fingerprint)+".sec.asc")); err != nil {
+			return nil, fmt.Errorf("rotate: keep the old key: %v", err)
 		}
 	}
 	r, _ := json.Marshal(signerRecord{Mode: mode, Fingerprint: pub.Fingerprint(), Created: now})
@@ -199,6 +220,11 @@ func (d *Desk) Unlock(passphrase []byte) error {
 		g, err := NewGPGSigner(d.cfg.GPG, string(rec.Fingerprint))
 		if err != nil {
 			return err
+		}
+		// One signature now, so that a passphrase or PIN is asked for (and
+		// cached by gpg-agent) before a batch, not in its middle.
+		if _, err := g.SignMessage([]byte("airlock: unlock check"), d.cfg.now()); err != nil {
+			return fmt.Errorf("GnuPG cannot sign with %s: %v", rec.Fingerprint, err)
 		}
 		d.signer = g
 		return nil

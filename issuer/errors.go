@@ -24,6 +24,9 @@ var (
 	ErrWrongVersion      = errors.New("product key is for another major version")
 	ErrActivationLimit   = errors.New("no activations left on this product key")
 	ErrUnknownLicense    = errors.New("unknown licence")
+	ErrLicenseRevoked    = errors.New("licence revoked")
+	ErrLicenseEnded      = errors.New("licence deactivated or replaced")
+	ErrTooManyRevoked    = errors.New("revocation list full")
 	ErrReceiptMismatch   = errors.New("receipt does not match the licence")
 )
 

@@ -3,6 +3,7 @@ package issuer
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -43,7 +44,11 @@ func NewGPGSigner(gpg, fpr string) (*GPGSigner, error) {
 	}
 	pub := set.Lookup(f)
 	if pub == nil {
-		return nil, fmt.Errorf("GnuPG exported another key than %s", f)
+		return nil, fmt.Errorf("%s is not a primary key in GnuPG (a subkey's fingerprint?); give the primary key's fingerprint", f)
+	}
+	if exp, ok := pub.Expires(time.Now()); ok {
+		return nil, fmt.Errorf("the GnuPG key %s expires on %s, and every licence it signs would stop verifying then; remove the expiry first (gpg --quick-set-expire %s 0, and for its signing subkey too)",
+			f, exp.Format("2006-01-02"), f)
 	}
 	return &GPGSigner{gpg: gpg, fpr: f, pub: pub}, nil
 }
@@ -58,10 +63,27 @@ func (g *GPGSigner) SignMessage(payload []byte, now time.Time) ([]byte, error) {
 	cmd := exec.Command(g.gpg, "--batch", "--no-tty", "--yes", "--local-user", string(g.fpr),
 		"--sign", "--compress-algo", "none", "--digest-algo", "SHA512", "--set-filename", "", "--output", "-")
 	cmd.Stdin = bytes.NewReader(payload)
+	cmd.Env = gpgEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("gpg --sign: %v: %s", err, strings.TrimSpace(errb.String()))
 	}
 	return out.Bytes(), nil
+}
+
+// gpgEnv is the environment for gpg: GPG_TTY names the controlling
+// terminal, without which pinentry cannot ask for a passphrase or a
+// smartcard PIN ("Inappropriate ioctl for device").
+func gpgEnv() []string {
+	env := os.Environ()
+	if os.Getenv("GPG_TTY") != "" {
+		return env
+	}
+	for _, fd := range []string{"0", "1", "2"} {
+		if t, err := os.Readlink("/proc/self/fd/" + fd); err == nil && (strings.HasPrefix(t, "/dev/pts/") || strings.HasPrefix(t, "/dev/tty")) {
+			return append(env, "GPG_TTY="+t)
+		}
+	}
+	return env
 }

@@ -90,6 +90,7 @@ func oneKey(t testing.TB, d *Desk, o KeyOptions) string {
 	if o.Product == "" {
 		o.Product, o.Version, o.Features, o.Clients = "astera", 9, []string{"dataflow", "workflow"}, 2
 	}
+	o.Activations, o.Count = max(o.Activations, 1), 1
 	ks, err := d.CreateKeys(o)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +201,10 @@ func TestRotationKeepsLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	old, _ := d.VendorKeys(false)
-	if _, err := d.Init(InitOptions{Name: "Vendor 2027", Passphrase: []byte("pw2"), Rotate: true}); err != nil {
+	if _, err := d.Init(InitOptions{Name: "Vendor 2027", Passphrase: []byte("pw2"), Rotate: true, CurrentPassphrase: []byte("wrong")}); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("rotation without the current passphrase: %v", err)
+	}
+	if _, err := d.Init(InitOptions{Name: "Vendor 2027", Passphrase: []byte("pw2"), Rotate: true, CurrentPassphrase: []byte("pw")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Unlock([]byte("pw2")); err != nil {
@@ -335,5 +339,134 @@ func BenchmarkSignBatch(b *testing.B) {
 		if err != nil || res[99].Err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Regressions found in review.
+
+// A copied store (the same host key) on another machine is a new host.
+func TestCopiedHostKeyIsNotAReinstall(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	a := newHost(t, "m-a", "mac-a", "disk-a")
+	if _, err := d.Sign(a.request(t, key, "9.1.0", c.Now())); err != nil {
+		t.Fatal(err)
+	}
+	b := newHost(t, "m-b", "mac-b", "disk-b")
+	b.key = a.key // the store was copied
+	if _, err := d.Sign(b.request(t, key, "9.1.0", c.Now())); !errors.Is(err, ErrActivationLimit) {
+		t.Fatalf("copied host key on another machine: %v", err)
+	}
+}
+
+// A chain of reinstalls cannot walk a licence to another machine one
+// identifier at a time: each is compared with the first activation.
+func TestReinstallCannotDrift(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	steps := [][3]string{{"m-a", "mac-a", "disk-a"}, {"m-b", "mac-a", "disk-a"}, {"m-b", "mac-b", "disk-a"}}
+	for i, ids := range steps {
+		_, err := d.Sign(newHost(t, ids[0], ids[1], ids[2]).request(t, key, "9.1.0", c.Now()))
+		if i < 2 && err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if i == 2 && !errors.Is(err, ErrActivationLimit) {
+			t.Fatalf("two identifiers away from the first activation: %v", err)
+		}
+	}
+}
+
+// Revoking a licence does not free its activation, and the host gets no
+// new licence by asking again.
+func TestRevokedStaysRevoked(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	a := newHost(t, "m-a", "mac-a", "disk-a")
+	req := a.request(t, key, "9.1.0", c.Now())
+	s, err := d.Sign(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Revoke(s.LicenseID, "refunded"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Sign(req); !errors.Is(err, ErrLicenseRevoked) {
+		t.Fatalf("the same request again: %v", err)
+	}
+	if _, err := d.Sign(a.request(t, key, "9.1.0", c.Now())); !errors.Is(err, ErrLicenseRevoked) {
+		t.Fatalf("a new request from the same machine: %v", err)
+	}
+	if _, err := d.Sign(newHost(t, "m-b", "mac-b", "disk-b").request(t, key, "9.1.0", c.Now())); !errors.Is(err, ErrActivationLimit) {
+		t.Fatalf("another machine: %v", err)
+	}
+	if err := d.RevokeKey(key, "refunded"); err != nil {
+		t.Fatal(err)
+	}
+	key2 := oneKey(t, d, KeyOptions{})
+	_ = key2
+	if _, err := d.Sign(newHost(t, "m-c", "mac-c", "disk-c").request(t, key, "9.1.0", c.Now())); !errors.Is(err, ErrProductKeyRevoked) {
+		t.Fatalf("revoked product key: %v", err)
+	}
+}
+
+// A reinstall puts the replaced licence on the next revocation list, and a
+// receipt for it frees nothing.
+func TestReplacedLicence(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	a := newHost(t, "m-a", "mac-a", "disk-a")
+	s1, _ := d.Sign(a.request(t, key, "9.1.0", c.Now()))
+	a2 := newHost(t, "m-a", "mac-a", "disk-a")
+	s2, err := d.Sign(a2.request(t, key, "9.1.0", c.Now()))
+	if err != nil || !s2.Reinstall {
+		t.Fatalf("reinstall: %v", err)
+	}
+	list, _, err := d.Revocations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := format.DecodeUnverified(list)
+	if !u.Payload.(*format.Revocations).Contains(s1.LicenseID) {
+		t.Fatal("the replaced licence is not revoked")
+	}
+	r, err := d.Deactivate(a.receipt(t, s1, c.Now()))
+	if err != nil || r.SupersededBy != s2.LicenseID || r.AlreadyFreed {
+		t.Fatalf("receipt of the replaced licence: %+v %v", r, err)
+	}
+	if keys, _ := d.Keys(); keys[0].Used != 1 {
+		t.Fatalf("used %d", keys[0].Used)
+	}
+	// Nothing changed since: the same list, byte for byte.
+	l1, s, _ := d.Revocations()
+	l2, s2n, _ := d.Revocations()
+	if s != s2n || !bytes.Equal(l1, l2) {
+		t.Fatal("the same serial with other content")
+	}
+}
+
+// Large batches span several transactions.
+func TestLargeBatch(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Activations: 100})
+	var names []string
+	var reqs [][]byte
+	for i := 0; i < 60; i++ {
+		id := strings.Repeat("x", i+1)
+		h := newHost(t, id, id+"m", id+"d")
+		reqs = append(reqs, h.request(t, key, "9.1.0", c.Now()))
+		names = append(names, id)
+	}
+	res, err := d.SignAll(names, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	keys, err := d.CreateKeys(KeyOptions{Product: "astera", Version: 9, Clients: 1, Activations: 1, Count: 1000})
+	if err != nil || len(keys) != 1000 {
+		t.Fatalf("1000 keys: %d %v", len(keys), err)
 	}
 }

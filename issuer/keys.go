@@ -23,6 +23,9 @@ type ProductKey struct {
 	Activations int        `json:"activations"`       // hosts it may activate at once
 	Expires     *time.Time `json:"expires,omitempty"` // licences end then; no signing after it
 	Created     time.Time  `json:"created"`
+	// Revoked stops all further signing with the key (a refund, a leak).
+	Revoked      *time.Time `json:"revoked,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
 	// Used is the number of live activations (filled in by listings).
 	Used int `json:"used"`
 }
@@ -33,9 +36,9 @@ type KeyOptions struct {
 	Version     int
 	Features    []string
 	Clients     int
-	Activations int // default 1
+	Activations int // hosts at once, 1 or more
 	Expires     *time.Time
-	Count       int // default 1
+	Count       int // keys to create, 1 to MaxKeysPerCall
 }
 
 // MaxKeysPerCall bounds one keys create.
@@ -44,12 +47,6 @@ const MaxKeysPerCall = 10000
 // CreateKeys records Count new product keys with the entitlement and
 // returns them, in one transaction.
 func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
-	if o.Activations == 0 {
-		o.Activations = 1
-	}
-	if o.Count == 0 {
-		o.Count = 1
-	}
 	switch {
 	case !format.ValidProduct(o.Product):
 		return nil, fmt.Errorf("--product %q: use 1-64 of a-z, 0-9, '.', '_', '-'", o.Product)
@@ -75,27 +72,62 @@ func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
 	}
 	now := d.cfg.now()
 	var out []ProductKey
-	err := d.db.Update(func(txn *badger.Txn) error {
-		for len(out) < o.Count {
-			k, err := format.NewProductKey(rand.Reader)
-			if err != nil {
-				return err
+	// In chunks: a Badger transaction holds about 150 KB here.
+	for len(out) < o.Count {
+		target := min(len(out)+keysPerTxn, o.Count)
+		err := d.db.Update(func(txn *badger.Txn) error {
+			var chunk []ProductKey
+			for len(out)+len(chunk) < target {
+				k, err := format.NewProductKey(rand.Reader)
+				if err != nil {
+					return err
+				}
+				if b, err := kv.Get(txn, prefixPK+k.String()); err != nil {
+					return err
+				} else if b != nil {
+					continue // a 100-bit collision: draw again
+				}
+				pk := ProductKey{Key: k.String(), Product: o.Product, Version: o.Version, Features: sortedCopy(o.Features),
+					Clients: o.Clients, Activations: o.Activations, Expires: o.Expires, Created: now}
+				if err := setJSON(txn, prefixPK+pk.Key, pk); err != nil {
+					return err
+				}
+				chunk = append(chunk, pk)
 			}
-			if b, err := kv.Get(txn, prefixPK+k.String()); err != nil {
-				return err
-			} else if b != nil {
-				continue // a 100-bit collision: draw again
-			}
-			pk := ProductKey{Key: k.String(), Product: o.Product, Version: o.Version, Features: sortedCopy(o.Features),
-				Clients: o.Clients, Activations: o.Activations, Expires: o.Expires, Created: now}
-			if err := setJSON(txn, prefixPK+pk.Key, pk); err != nil {
-				return err
-			}
-			out = append(out, pk)
+			out = append(out, chunk...)
+			return nil
+		})
+		if err != nil {
+			return out, err
 		}
-		return nil
+	}
+	return out, nil
+}
+
+// keysPerTxn bounds the product keys created in one transaction.
+const keysPerTxn = 200
+
+// RevokeKey stops all further signing with a product key. Licences already
+// issued stay valid until revoked one by one.
+func (d *Desk) RevokeKey(key, reason string) error {
+	k, err := format.ParseProductKey(key)
+	if err != nil {
+		return err
+	}
+	return d.db.Update(func(txn *badger.Txn) error {
+		pk := new(ProductKey)
+		if ok, err := getJSON(txn, prefixPK+k.String(), pk); err != nil {
+			return err
+		} else if !ok {
+			return refuse(ErrUnknownProductKey, fmt.Sprintf("product key %s was never sold by this desk", k))
+		}
+		if pk.Revoked != nil {
+			return nil
+		}
+		t := d.cfg.now()
+		pk.Revoked, pk.RevokeReason = &t, reason
+		return setJSON(txn, prefixPK+pk.Key, pk)
 	})
-	return out, err
 }
 
 // Keys lists every product key with its activations in use.

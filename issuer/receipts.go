@@ -17,6 +17,9 @@ type Deactivated struct {
 	ProductKey string
 	// AlreadyFreed: the receipt was taken before; nothing changed.
 	AlreadyFreed bool
+	// SupersededBy: the licence had been replaced by a reinstall; its
+	// activation passed to that licence, so nothing is freed.
+	SupersededBy format.ID
 }
 
 // Deactivate verifies a deactivation receipt against the host key recorded
@@ -51,10 +54,15 @@ func (d *Desk) Deactivate(receipt []byte) (*Deactivated, error) {
 		if r.RequestID != act.RequestID || r.HostKeyFingerprint != act.HostKeyFingerprint {
 			return refuse(ErrReceiptMismatch, fmt.Sprintf("the receipt for licence %s names another request or host key than the ledger", act.LicenseID))
 		}
-		out = &Deactivated{LicenseID: act.LicenseID, ProductKey: act.ProductKey}
+		out = &Deactivated{LicenseID: act.LicenseID, ProductKey: act.ProductKey, SupersededBy: act.SupersededBy}
 		if act.Deactivated != nil {
 			out.AlreadyFreed = true
 			return nil
+		}
+		if act.SupersededBy != "" {
+			t := now
+			act.Deactivated = &t
+			return setJSON(txn, prefixAct+string(act.LicenseID), act)
 		}
 		t := now
 		act.Deactivated = &t
@@ -86,12 +94,25 @@ func (d *Desk) Revoke(id format.ID, reason string) error {
 		if act.Revoked != nil {
 			return nil
 		}
+		n := 0
+		if err := kv.Scan(txn, prefixAct, func(key string, _ []byte) error {
+			a := new(Activation)
+			if _, err := getJSON(txn, key, a); err != nil {
+				return err
+			}
+			if a.Revoked != nil {
+				n++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if n >= format.MaxRevoked {
+			return refuse(ErrTooManyRevoked, fmt.Sprintf("%d licences are revoked already, the most one list carries; revoke product keys instead (issuer keys revoke)", n))
+		}
 		t := d.cfg.now()
 		act.Revoked, act.RevokeReason = &t, reason
 		if err := setJSON(txn, prefixAct+string(id), act); err != nil {
-			return err
-		}
-		if err := endLive(txn, act); err != nil {
 			return err
 		}
 		return txn.Set([]byte(keyRevDirty), []byte("1"))
@@ -118,9 +139,18 @@ func (d *Desk) Revocations() ([]byte, uint64, error) {
 		if err != nil {
 			return err
 		}
-		if serial == 0 || dirty != nil {
-			serial++
+		if serial > 0 && dirty == nil {
+			// Nothing changed since the last list: the same list again.
+			last, err := kv.Get(txn, keyRevList)
+			if err != nil {
+				return err
+			}
+			if last != nil {
+				msg = last
+				return nil
+			}
 		}
+		serial++
 		list := &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: []format.Revoked{}}
 		err = kv.Scan(txn, prefixAct, func(key string, val []byte) error {
 			act := new(Activation)
@@ -143,6 +173,9 @@ func (d *Desk) Revocations() ([]byte, uint64, error) {
 			return err
 		}
 		if err := txn.Set([]byte(keyRevSerial), []byte(strconv.FormatUint(serial, 10))); err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(keyRevList), msg); err != nil {
 			return err
 		}
 		return txn.Delete([]byte(keyRevDirty))

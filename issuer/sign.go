@@ -25,8 +25,12 @@ type Activation struct {
 	HostKey            string                `json:"host_key"` // as the request carried it
 	HostKeyFingerprint format.KeyFingerprint `json:"host_key_fingerprint"`
 	Fingerprint        format.Fingerprint    `json:"fingerprint"`
-	Issued             time.Time             `json:"issued"`
-	Response           []byte                `json:"response"` // exactly as signed
+	// Origin is the fingerprint of the first activation of this host: every
+	// reinstall is compared with it, so that a chain of reinstalls cannot
+	// walk a licence to another machine one identifier at a time.
+	Origin   format.Fingerprint `json:"origin"`
+	Issued   time.Time          `json:"issued"`
+	Response []byte             `json:"response"` // exactly as signed
 	// ReinstallOf is the licence this one replaced on the same host;
 	// SupersededBy is set on that older licence.
 	ReinstallOf  format.ID  `json:"reinstall_of,omitempty"`
@@ -37,8 +41,10 @@ type Activation struct {
 }
 
 // live reports whether the activation holds one of its key's activations.
+// A revoked licence keeps holding its activation: revoking must not free a
+// slot that the same host could fill again by asking.
 func (a *Activation) live() bool {
-	return a.Deactivated == nil && a.Revoked == nil && a.SupersededBy == ""
+	return a.Deactivated == nil && a.SupersededBy == ""
 }
 
 // liveEntry is the index entry pkact/<key>/<license_id> of a live
@@ -46,11 +52,10 @@ func (a *Activation) live() bool {
 // does not decode whole activations. It is deleted when the activation
 // stops being live (deactivated, revoked, replaced).
 type liveEntry struct {
-	LicenseID          format.ID             `json:"license_id"`
-	HostKeyFingerprint format.KeyFingerprint `json:"host_key_fingerprint"`
-	Fingerprint        format.Fingerprint    `json:"fingerprint"`
-	Licensee           format.Licensee       `json:"licensee"`
-	Issued             time.Time             `json:"issued"`
+	LicenseID format.ID          `json:"license_id"`
+	Origin    format.Fingerprint `json:"origin"` // see Activation.Origin
+	Licensee  format.Licensee    `json:"licensee"`
+	Issued    time.Time          `json:"issued"`
 }
 
 // liveActivations returns the live activations of a product key.
@@ -111,7 +116,8 @@ func (d *Desk) Sign(request []byte) (*Signed, error) {
 }
 
 func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *format.Request) (*Signed, error) {
-	// The same request again: the same licence, counted once.
+	// The same request again: the same licence, counted once, unless it
+	// has since been deactivated or revoked.
 	if id, err := kv.Get(txn, prefixReq+a.Digest.String()); err != nil {
 		return nil, err
 	} else if id != nil {
@@ -119,9 +125,18 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		if ok, err := getJSON(txn, prefixAct+string(id), prev); err != nil || !ok {
 			return nil, fmt.Errorf("%w: licence %s of request %s is missing", ErrDamaged, id, req.RequestID)
 		}
-		used, _ := liveActivations(txn, prev.ProductKey)
+		switch {
+		case prev.Revoked != nil:
+			return nil, refuse(ErrLicenseRevoked, fmt.Sprintf("this request's licence %s was revoked; it is not issued again", prev.LicenseID))
+		case prev.Deactivated != nil || prev.SupersededBy != "":
+			return nil, refuse(ErrLicenseEnded, fmt.Sprintf("this request's licence %s was deactivated or replaced; the host must make a new request", prev.LicenseID))
+		}
 		pk := new(ProductKey)
 		getJSON(txn, prefixPK+prev.ProductKey, pk)
+		if pk.Revoked != nil {
+			return nil, refuse(ErrProductKeyRevoked, fmt.Sprintf("product key %s is revoked", pk.Key))
+		}
+		used, _ := liveActivations(txn, prev.ProductKey)
 		return &Signed{LicenseID: prev.LicenseID, Response: format.Armor(prev.Response, format.KindResponse), Reissued: true,
 			Used: len(used), Allowed: pk.Activations, Licensee: prev.Licensee}, nil
 	}
@@ -140,18 +155,26 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 			pk.Key, pk.Product, pk.Version, req.ProductVersion, major))
 	case pk.Expires != nil && !now.Before(*pk.Expires):
 		return nil, refuse(ErrProductKeyExpired, fmt.Sprintf("product key %s expired on %s", pk.Key, pk.Expires.Format("2006-01-02")))
+	case pk.Revoked != nil:
+		return nil, refuse(ErrProductKeyRevoked, fmt.Sprintf("product key %s was revoked on %s; it activates nothing more", pk.Key, pk.Revoked.Format("2006-01-02")))
 	}
 	live, err := liveActivations(txn, pk.Key)
 	if err != nil {
 		return nil, err
 	}
-	// A host that already holds an activation of this key reinstalls.
+	// A host that already holds an activation of this key reinstalls: the
+	// machine decides, by the tolerant rule against the fingerprint of the
+	// host's first activation. The host key does not: a copied store
+	// carries it to another machine.
 	var replaced *Activation
 	for _, e := range live {
-		if e.HostKeyFingerprint == a.Signer.Fingerprint() || format.Match(e.Fingerprint, req.Fingerprint).OK() {
+		if format.Match(e.Origin, req.Fingerprint).OK() {
 			replaced = new(Activation)
 			if ok, err := getJSON(txn, prefixAct+string(e.LicenseID), replaced); err != nil || !ok {
 				return nil, fmt.Errorf("%w: activation %s is indexed but missing", ErrDamaged, e.LicenseID)
+			}
+			if replaced.Revoked != nil {
+				return nil, refuse(ErrLicenseRevoked, fmt.Sprintf("this machine's licence %s was revoked (%s); it gets no new one", replaced.LicenseID, replaced.RevokeReason))
 			}
 			break
 		}
@@ -186,12 +209,22 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	act := &Activation{
 		LicenseID: id, ProductKey: pk.Key, Product: pk.Product, RequestID: req.RequestID, RequestDigest: a.Digest,
 		Licensee: req.Licensee, HostKey: req.HostKey, HostKeyFingerprint: a.Signer.Fingerprint(), Fingerprint: fp,
-		Issued: now, Response: msg,
+		Origin: fp, Issued: now, Response: msg,
 	}
 	used := len(live) + 1
 	if replaced != nil {
 		act.ReinstallOf = replaced.LicenseID
+		act.Origin = replaced.Origin
+		// The replaced licence may live on in an old copy of the host's
+		// store: it goes on the next revocation list.
 		replaced.SupersededBy = id
+		if replaced.Revoked == nil {
+			t := now
+			replaced.Revoked, replaced.RevokeReason = &t, "replaced by reinstall "+string(id)
+			if err := txn.Set([]byte(keyRevDirty), []byte("1")); err != nil {
+				return nil, err
+			}
+		}
 		if err := setJSON(txn, prefixAct+string(replaced.LicenseID), replaced); err != nil {
 			return nil, err
 		}
@@ -203,7 +236,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	if err := setJSON(txn, prefixAct+string(id), act); err != nil {
 		return nil, err
 	}
-	entry := liveEntry{LicenseID: id, HostKeyFingerprint: act.HostKeyFingerprint, Fingerprint: fp, Licensee: act.Licensee, Issued: now}
+	entry := liveEntry{LicenseID: id, Origin: act.Origin, Licensee: act.Licensee, Issued: now}
 	if err := setJSON(txn, prefixPKAct+pk.Key+"/"+string(id), entry); err != nil {
 		return nil, err
 	}
@@ -221,8 +254,9 @@ type BatchResult struct {
 	Err    error
 }
 
-// batchChunk bounds the requests signed in one transaction.
-const batchChunk = 256
+// batchChunk bounds the requests signed in one transaction: a Badger
+// transaction holds about 150 KB here, and an activation takes up to 5 KB.
+const batchChunk = 16
 
 // SignAll signs several requests with one unlocked key. Each chunk of
 // requests is recorded in one synced transaction (so a batch costs one disk

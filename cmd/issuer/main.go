@@ -100,7 +100,9 @@ func initCommand() *cli.Command {
 (from --passphrase-file, ISSUER_PASSPHRASE_FILE, or asked twice), or, with
 --gpg-key, uses a key that stays in GnuPG (a smartcard or token behind
 gpg-agent works the same; GNUPGHOME is honoured). --rotate replaces the key of
-an existing desk and keeps its ledger; export the keys with export-key --all.
+an existing desk and keeps its ledger (the current key must be unlocked; its
+secret file is kept beside as vendor-FINGERPRINT.sec.asc, to delete once no
+longer wanted); export the keys with export-key --all.
 
 Examples:
    issuer init --name "Example Vendor Licensing" --email licensing@example.com
@@ -109,7 +111,8 @@ Examples:
 			&cli.StringFlag{Name: "name", Usage: "the key's `NAME` (your company's licensing)"},
 			&cli.StringFlag{Name: "email", Usage: "the key's `EMAIL`"},
 			&cli.StringFlag{Name: "gpg-key", Usage: "use the GnuPG key with this full `FINGERPRINT`"},
-			&cli.BoolFlag{Name: "rotate", Usage: "replace the current vendor key (the ledger is kept)"},
+			&cli.BoolFlag{Name: "rotate", Usage: "replace the current vendor key (the ledger is kept); --passphrase-file is then the current key's"},
+			&cli.StringFlag{Name: "new-passphrase-file", Usage: "with --rotate: the new key's passphrase `FILE` (asked if absent)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := cliutil.NoArgs(c); err != nil {
@@ -119,22 +122,44 @@ Examples:
 			if opts.GPGKey == "" && opts.Name == "" {
 				return cliutil.Usagef("give --name and --email for a new key, or --gpg-key; see issuer init --help")
 			}
-			if opts.GPGKey == "" {
-				p, err := cliutil.Passphrase(c.String("passphrase-file"), "new vendor key passphrase: ", true)
-				if err != nil {
-					return err
-				}
-				opts.Passphrase = p
-			}
+			dir := c.String("dir")
+			_, statErr := os.Stat(dir)
+			fresh := os.IsNotExist(statErr)
 			d, err := open(c, "init", true)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
+			if opts.Rotate {
+				need, err := d.NeedsPassphrase()
+				if err != nil {
+					return err
+				}
+				if need {
+					if opts.CurrentPassphrase, err = cliutil.Passphrase(c.String("passphrase-file"), "current vendor key passphrase: ", false); err != nil {
+						return err
+					}
+				}
+			}
+			if opts.GPGKey == "" {
+				file := c.String("passphrase-file")
+				if opts.Rotate {
+					file = c.String("new-passphrase-file")
+				}
+				if opts.Passphrase, err = cliutil.Passphrase(file, "new vendor key passphrase: ", true); err != nil {
+					return err
+				}
+			}
 			pub, err := d.Init(opts)
 			if err != nil {
+				if fresh {
+					// Leave no empty desk behind a failed first init.
+					d.Close()
+					os.RemoveAll(dir)
+				}
 				return fmt.Errorf("init: %w", err)
 			}
+			os.Chmod(dir, 0o700) // the ledger and the secret key are the desk's alone
 			fmt.Fprintf(c.App.Writer, "vendor key %s (%s)\n", pub.Fingerprint(), pub.UserID())
 			fmt.Fprintf(c.App.Writer, "next: issuer export-key -o vendor.asc, and embed vendor.asc in the product\n")
 			return nil
@@ -186,11 +211,10 @@ func keysCommand() *cli.Command {
 		Name:  "keys",
 		Usage: "sell product keys and list them",
 		Action: func(c *cli.Context) error {
-			cli.ShowSubcommandHelp(c)
 			if c.Args().Len() > 0 {
 				return cliutil.Usagef("unknown command \"keys %s\"; use keys create or keys list", c.Args().First())
 			}
-			return cliutil.Usagef("keys needs a command: create or list")
+			return cliutil.Usagef("keys needs a command: create, list or revoke; see issuer keys --help")
 		},
 		Subcommands: []*cli.Command{
 			{
@@ -214,8 +238,18 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 					if err := cliutil.NoArgs(c); err != nil {
 						return err
 					}
-					if c.String("product") == "" || c.Int("version") < 0 || c.Int("clients") == 0 {
+					if c.String("product") == "" || c.Int("version") < 0 || !c.IsSet("clients") {
 						return cliutil.Usagef("--product, --version and --clients are required; see issuer keys create --help")
+					}
+					switch {
+					case !format.ValidProduct(c.String("product")):
+						return cliutil.Usagef("--product %q: use 1-64 of a-z, 0-9, '.', '_', '-'", c.String("product"))
+					case c.Int("clients") < 1 || c.Int("clients") > format.MaxClients:
+						return cliutil.Usagef("--clients must be 1 to %d", format.MaxClients)
+					case c.Int("activations") < 1:
+						return cliutil.Usagef("--activations must be 1 or more")
+					case c.Int("count") < 1 || c.Int("count") > issuer.MaxKeysPerCall:
+						return cliutil.Usagef("--count must be 1 to %d", issuer.MaxKeysPerCall)
 					}
 					o := issuer.KeyOptions{Product: c.String("product"), Version: c.Int("version"), Features: issuer.ParseFeatures(c.String("features")),
 						Clients: c.Int("clients"), Activations: c.Int("activations"), Count: c.Int("count")}
@@ -238,6 +272,31 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 					for _, k := range keys {
 						fmt.Fprintln(c.App.Writer, k.Key)
 					}
+					return nil
+				},
+			},
+			{
+				Name:      "revoke",
+				Usage:     "stop a product key from activating anything more (a refund, a leak)",
+				ArgsUsage: "PRODUCT_KEY",
+				Description: `Licences already issued with the key stay valid until revoked one by one
+(issuer revoke LICENSE_ID).
+
+Example: issuer keys revoke C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH --reason "posted on a forum"`,
+				Flags: []cli.Flag{&cli.StringFlag{Name: "reason", Usage: "`REASON`, for the ledger"}},
+				Action: func(c *cli.Context) error {
+					if c.Args().Len() != 1 {
+						return cliutil.Usagef("keys revoke takes one product key; see issuer keys revoke --help")
+					}
+					d, err := open(c, "keys revoke", false)
+					if err != nil {
+						return err
+					}
+					defer d.Close()
+					if err := d.RevokeKey(c.Args().First(), c.String("reason")); err != nil {
+						return fmt.Errorf("keys revoke: %w", err)
+					}
+					fmt.Fprintf(c.App.Writer, "product key %s revoked; it activates nothing more\n", c.Args().First())
 					return nil
 				},
 			},
@@ -265,6 +324,9 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 						exp := ""
 						if k.Expires != nil {
 							exp = ", expires " + k.Expires.Format("2006-01-02")
+						}
+						if k.Revoked != nil {
+							exp += ", REVOKED " + k.Revoked.Format("2006-01-02")
 						}
 						fmt.Fprintf(c.App.Writer, "%s  %s %d  [%s]  %d clients  %d/%d activations%s\n",
 							k.Key, k.Product, k.Version, strings.Join(k.Features, ","), k.Clients, k.Used, k.Activations, exp)
@@ -374,27 +436,40 @@ Examples:
 			if err != nil {
 				return err
 			}
+			// Every output is created before anything is signed, so that a
+			// bad path fails before an activation is recorded.
+			files := make([]*cliutil.Output, len(outs))
+			abort := func() {
+				for _, f := range files {
+					f.Abort()
+				}
+			}
+			for i, o := range outs {
+				if files[i], err = cliutil.CreateOutput(c, o, ""); err != nil {
+					abort()
+					return err
+				}
+			}
 			d, err := unlock(c, "sign")
 			if err != nil {
+				abort()
 				return err
 			}
 			defer d.Close()
 			res, err := d.SignAll(names, reqs)
 			if err != nil {
+				abort()
 				return err
 			}
 			failed := 0
 			for i, r := range res {
 				if r.Err != nil {
 					failed++
+					files[i].Abort()
 					fmt.Fprintf(c.App.ErrWriter, "issuer: %s: %s\n", r.Name, strings.Join(strings.Fields(r.Err.Error()), " "))
 					continue
 				}
-				out, err := cliutil.CreateOutput(c, outs[i], "")
-				if err == nil {
-					err = out.Finish(r.Signed.Response, "")
-				}
-				if err != nil {
+				if err := files[i].Finish(r.Signed.Response, ""); err != nil {
 					failed++
 					fmt.Fprintf(c.App.ErrWriter, "issuer: %s: licence %s is recorded but could not be written (%v); sign the same request again to get it\n", r.Name, r.Signed.LicenseID, err)
 					continue
@@ -421,7 +496,6 @@ Examples:
 	}
 }
 
-// outputsFor decides where each licence goes, before anything is signed.
 func outputsFor(c *cli.Context, names []string) ([]string, error) {
 	o := c.String("output")
 	outs := make([]string, len(names))
@@ -482,9 +556,12 @@ Example: issuer deactivate receipt.deact`,
 			if err != nil {
 				return fmt.Errorf("deactivate: %w", err)
 			}
-			if r.AlreadyFreed {
+			switch {
+			case r.AlreadyFreed:
 				fmt.Fprintf(c.App.Writer, "licence %s was already deactivated; nothing changed\n", r.LicenseID)
-			} else {
+			case r.SupersededBy != "":
+				fmt.Fprintf(c.App.Writer, "licence %s had been replaced by %s (a reinstall); nothing is freed\n", r.LicenseID, r.SupersededBy)
+			default:
 				fmt.Fprintf(c.App.Writer, "licence %s deactivated; product key %s has an activation free\n", r.LicenseID, r.ProductKey)
 			}
 			return nil

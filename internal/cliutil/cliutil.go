@@ -244,6 +244,7 @@ type Output struct {
 	f      *os.File
 	path   string // final path; "" until known for a temporary file
 	Stdout bool   // writing to the command's standard output
+	device bool   // an existing device or pipe, never removed
 }
 
 // CreateOutput opens path for writing ("-": stdout). With path empty it
@@ -261,6 +262,15 @@ func CreateOutput(c *cli.Context, path, pattern string) (*Output, error) {
 			return nil, err
 		}
 		o.f = f
+		return o, nil
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		// A device or a pipe (/dev/null, a FIFO): written, not replaced.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		o.f, o.device = f, true
 		return o, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -294,7 +304,9 @@ func (o *Output) Finish(data []byte, defaultName string) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(o.f.Name())
+		if !o.device {
+			os.Remove(o.f.Name())
+		}
 		return err
 	}
 	if o.path == "" {
@@ -312,6 +324,8 @@ func (o *Output) Finish(data []byte, defaultName string) error {
 func (o *Output) Abort() {
 	if o != nil && o.f != nil {
 		o.f.Close()
-		os.Remove(o.f.Name())
+		if !o.device {
+			os.Remove(o.f.Name())
+		}
 	}
 }
