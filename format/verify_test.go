@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
 func vendorOpts(f *fixtures, now time.Time, kinds ...Kind) VerifyOptions {
