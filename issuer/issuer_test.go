@@ -272,7 +272,7 @@ func TestLedgerCSV(t *testing.T) {
 	if err != nil || len(rows) != 3 || rows[1][1] != "key" || rows[2][1] != "activation" || rows[2][6] != "Ada Admin" {
 		t.Fatalf("csv: %v %q", err, rows)
 	}
-	if cellSafe("=HYPERLINK(1)") != "'=HYPERLINK(1)" || cellSafe("Ada") != "Ada" {
+	if cellSafe("=HYPERLINK(1)") != "'=HYPERLINK(1)" || cellSafe("Ada") != "Ada" || cellSafe("x;=1+1") != "'x;=1+1" || cellSafe("a;b") != "a;b" {
 		t.Fatal("formula cells are not neutralised")
 	}
 }

@@ -105,7 +105,16 @@ func (l *Ledger) WriteCSV(w io.Writer) error {
 }
 
 func cellSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s == "" {
+		return s
+	}
+	// Also where a ';' starts a cell: spreadsheets in locales whose list
+	// separator is ';' split there.
+	risky := strings.ContainsRune("=+-@\t\r", rune(s[0]))
+	for i := 0; i+1 < len(s) && !risky; i++ {
+		risky = s[i] == ';' && strings.ContainsRune("=+-@", rune(s[i+1]))
+	}
+	if risky {
 		return "'" + s
 	}
 	return s

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -71,7 +72,19 @@ func ask(tty *os.File, prompt string) ([]byte, error) {
 	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&noEcho))); e != 0 {
 		return nil, fmt.Errorf("terminal: %v", e)
 	}
-	defer syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&old)))
+	restore := func() { syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&old))) }
+	defer restore()
+	// Ctrl-C at the prompt must not leave the terminal without echo.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sig; ok {
+			restore()
+			fmt.Fprintln(tty)
+			os.Exit(130)
+		}
+	}()
+	defer func() { signal.Stop(sig); close(sig) }()
 	fmt.Fprint(tty, prompt)
 	line, err := bufio.NewReader(tty).ReadString('\n')
 	fmt.Fprintln(tty)
