@@ -21,7 +21,8 @@ import (
 //	vendorkey/<fingerprint> every vendor public key used, armored (rotation)
 //	pk/<product key>        a product key and its entitlement (ProductKey)
 //	act/<license_id>        an activation, with the response as signed (Activation)
-//	pkact/<key>/<license_id> index: the activations of one product key (empty)
+//	pkact/<key>/<license_id> index: the live activations of a product key
+//	pkfp/<key>/<component>=<value>/<license_id> index: their fingerprints
 //	req/<request digest>    the licence issued for a request (license_id)
 //	revserial               the serial of the last revocation list issued
 //	revdirty                set when a revocation came after that list
@@ -32,6 +33,7 @@ const (
 	prefixPK      = "pk/"
 	prefixAct     = "act/"
 	prefixPKAct   = "pkact/"
+	prefixPKFP    = "pkfp/"
 	prefixReq     = "req/"
 	keyRevSerial  = "revserial"
 	keyRevDirty   = "revdirty"

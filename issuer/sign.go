@@ -72,9 +72,50 @@ func liveActivations(txn *badger.Txn, key string) ([]*liveEntry, error) {
 	return out, err
 }
 
-// endLive removes an activation from its key's live index.
+// endLive removes an activation from its key's live indexes.
 func endLive(txn *badger.Txn, a *Activation) error {
+	for name, v := range a.Origin.Components {
+		if err := txn.Delete([]byte(componentKey(a.ProductKey, name, v, a.LicenseID))); err != nil {
+			return err
+		}
+	}
 	return txn.Delete([]byte(prefixPKAct + a.ProductKey + "/" + string(a.LicenseID)))
+}
+
+// componentKey is the index entry pkfp/<key>/<name>=<value>/<license_id>
+// of one origin fingerprint component of a live activation.
+func componentKey(key, name, value string, id format.ID) string {
+	return prefixPKFP + key + "/" + name + "=" + value + "/" + string(id)
+}
+
+// candidates returns the live activations of a key that share at least
+// one fingerprint component with fp: the only ones that can match it.
+func candidates(txn *badger.Txn, key string, fp format.Fingerprint) ([]*liveEntry, error) {
+	seen := map[format.ID]bool{}
+	var out []*liveEntry
+	for name, v := range fp.Components {
+		prefix := prefixPKFP + key + "/" + name + "=" + v + "/"
+		var ids []format.ID
+		if err := kv.ScanKeys(txn, prefix, func(k string) error {
+			ids = append(ids, format.ID(k[len(prefix):]))
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			e := new(liveEntry)
+			if ok, err := getJSON(txn, prefixPKAct+key+"/"+string(id), e); err != nil {
+				return nil, err
+			} else if ok {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Signed is the outcome of signing one request.
@@ -158,16 +199,17 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	case pk.Revoked != nil:
 		return nil, refuse(ErrProductKeyRevoked, fmt.Sprintf("product key %s was revoked on %s; it activates nothing more", pk.Key, pk.Revoked.Format("2006-01-02")))
 	}
-	live, err := liveActivations(txn, pk.Key)
-	if err != nil {
-		return nil, err
-	}
 	// A host that already holds an activation of this key reinstalls: the
 	// machine decides, by the tolerant rule against the fingerprint of the
 	// host's first activation. The host key does not: a copied store
-	// carries it to another machine.
+	// carries it to another machine. Candidates come from the component
+	// index, so the cost does not grow with the key's activations.
+	cands, err := candidates(txn, pk.Key, req.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
 	var replaced *Activation
-	for _, e := range live {
+	for _, e := range cands {
 		if format.Match(e.Origin, req.Fingerprint).OK() {
 			replaced = new(Activation)
 			if ok, err := getJSON(txn, prefixAct+string(e.LicenseID), replaced); err != nil || !ok {
@@ -179,9 +221,21 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 			break
 		}
 	}
-	if replaced == nil && len(live) >= pk.Activations {
+	used, err := kv.Count(txn, prefixPKAct+pk.Key+"/")
+	if err != nil {
+		return nil, err
+	}
+	if replaced == nil && used >= pk.Activations {
+		live, err := liveActivations(txn, pk.Key)
+		if err != nil {
+			return nil, err
+		}
 		var where []string
 		for _, act := range live {
+			if len(where) == 5 {
+				where = append(where, fmt.Sprintf("and %d more", len(live)-5))
+				break
+			}
 			where = append(where, fmt.Sprintf("%s (%s, %s, since %s)", act.LicenseID, act.Licensee.Name, act.Licensee.Organization, act.Issued.Format("2006-01-02")))
 		}
 		return nil, refuse(ErrActivationLimit, fmt.Sprintf("product key %s has all %d activation(s) in use: %s; the customer must deactivate one first, or buy more",
@@ -211,7 +265,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		Licensee: req.Licensee, HostKey: req.HostKey, HostKeyFingerprint: a.Signer.Fingerprint(), Fingerprint: fp,
 		Origin: fp, Issued: now, Response: msg,
 	}
-	used := len(live) + 1
+	used++
 	if replaced != nil {
 		act.ReinstallOf = replaced.LicenseID
 		act.Origin = replaced.Origin
@@ -231,7 +285,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		if err := endLive(txn, replaced); err != nil {
 			return nil, err
 		}
-		used = len(live)
+		used--
 	}
 	if err := setJSON(txn, prefixAct+string(id), act); err != nil {
 		return nil, err
@@ -239,6 +293,11 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	entry := liveEntry{LicenseID: id, Origin: act.Origin, Licensee: act.Licensee, Issued: now}
 	if err := setJSON(txn, prefixPKAct+pk.Key+"/"+string(id), entry); err != nil {
 		return nil, err
+	}
+	for name, v := range act.Origin.Components {
+		if err := txn.Set([]byte(componentKey(pk.Key, name, v, id)), nil); err != nil {
+			return nil, err
+		}
 	}
 	if err := txn.Set([]byte(prefixReq+a.Digest.String()), []byte(id)); err != nil {
 		return nil, err

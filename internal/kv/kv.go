@@ -290,3 +290,23 @@ func Scan(txn *badger.Txn, prefix string, fn func(key string, val []byte) error)
 
 // View runs fn in a read-only transaction.
 func (d *DB) View(fn func(txn *badger.Txn) error) error { return d.B.View(fn) }
+
+// ScanKeys calls fn for every key with prefix, in key order, without
+// reading values.
+func ScanKeys(txn *badger.Txn, prefix string, fn func(key string) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: false})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := fn(string(it.Item().Key())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Count returns the number of keys with prefix.
+func Count(txn *badger.Txn, prefix string) (int, error) {
+	n := 0
+	err := ScanKeys(txn, prefix, func(string) error { n++; return nil })
+	return n, err
+}
