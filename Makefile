@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo fuzz bench vectors lint
+.PHONY: all build test demo fuzz bench vectors lint docs
 
 all: build test
 
@@ -35,3 +35,8 @@ vectors:
 lint:
 	$(GO) vet ./...
 	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+
+# Manuals of both tools, from the same definitions as --help, into docs/.
+docs:
+	mkdir -p docs/man
+	for t in activator issuer; do $(GO) run ./cmd/$$t docs --markdown > docs/$$t.md && $(GO) run ./cmd/$$t docs --man > docs/man/$$t.1 || exit 1; done

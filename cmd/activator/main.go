@@ -55,6 +55,7 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage; 3 (status, check) not a
 		},
 		Commands: []*cli.Command{
 			fingerprintCommand(), requestCommand(), importCommand(), statusCommand(), checkCommand(), deactivateCommand(), receiptCommand(),
+			cliutil.DocsCommand(),
 		},
 	}
 }

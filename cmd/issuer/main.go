@@ -54,7 +54,7 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage.`,
 		},
 		Commands: []*cli.Command{
 			initCommand(), exportKeyCommand(), keysCommand(), inspectCommand(), signCommand(),
-			deactivateCommand(), revokeCommand(), revocationsCommand(), ledgerCommand(),
+			deactivateCommand(), revokeCommand(), revocationsCommand(), ledgerCommand(), cliutil.DocsCommand(),
 		},
 	}
 }
