@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo fuzz bench vectors lint docs
+.PHONY: all build test demo fuzz bench vectors lint docs sample-data
 
 all: build test
 
@@ -40,3 +40,7 @@ lint:
 docs:
 	mkdir -p docs/man
 	for t in activator issuer; do $(GO) run ./cmd/$$t docs --markdown > docs/$$t.md && $(GO) run ./cmd/$$t docs --man > docs/man/$$t.1 || exit 1; done
+
+# The walkthrough's sample data: a sample vendor key (NOT FOR PRODUCTION) and the catalogue.
+sample-data:
+	$(GO) run ./samples/data/generate.go

@@ -239,7 +239,7 @@ func ParseKeySet(data []byte) (*KeySet, error) {
 		return nil, errorf(ErrTooLarge, "key file is larger than %d bytes", maxKeyringSize)
 	}
 	var el openpgp.EntityList
-	trimmed := bytes.TrimSpace(data)
+	trimmed := skipPreamble(data)
 	if bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
 		// Several armored blocks may follow each other.
 		rest := trimmed
@@ -400,8 +400,21 @@ func algorithmName(pk *packet.PublicKey) string {
 	return fmt.Sprintf("algo%d", pk.PubKeyAlgo)
 }
 
+// skipPreamble drops text before the first armor line of a key file (a
+// comment such as "SAMPLE KEY"), as gpg --import does. Artifacts get no
+// such leniency.
+func skipPreamble(data []byte) []byte {
+	t := bytes.TrimSpace(data)
+	if len(t) > 0 && t[0]&0x80 == 0 {
+		if i := bytes.Index(t, []byte("\n-----BEGIN ")); i >= 0 && !bytes.HasPrefix(t, []byte("-----BEGIN ")) {
+			return t[i+1:]
+		}
+	}
+	return t
+}
+
 func dearmorKey(data []byte, blockType string) ([]byte, error) {
-	trimmed := bytes.TrimSpace(data)
+	trimmed := skipPreamble(data)
 	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
 		return data, nil
 	}
