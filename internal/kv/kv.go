@@ -138,6 +138,9 @@ func Open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 		// An empty directory is no store; do not make one by reading it.
 		return nil, fmt.Errorf("%w: %s holds no store", ErrNoStore, dir)
 	}
+	if err := checkTables(dir); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(wait)
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
 		bdb, err := badger.Open(badgerOptions(dir, log))
