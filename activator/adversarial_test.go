@@ -164,7 +164,10 @@ func TestForeignResponsePlanted(t *testing.T) {
 	other := newEnv(t)
 	os2 := other.store()
 	req := other.request(os2)
-	foreign := other.respond(req.Binary, func(r *format.Response) { r.Features = []string{"dataflow", "subflow", "workflow"}; r.Limits.Clients = 50 })
+	foreign := other.respond(req.Binary, func(r *format.Response) {
+		r.Features = []string{"dataflow", "subflow", "workflow"}
+		r.Limits.Clients = 50
+	})
 	a, _ := format.DecodeUnverified(foreign)
 	id := a.Payload.(*format.Response).LicenseID
 	d, err := kv.Open(e.cfg.Dir, false, time.Second, nil, "test")
