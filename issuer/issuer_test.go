@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -468,5 +469,56 @@ func TestLargeBatch(t *testing.T) {
 	keys, err := d.CreateKeys(KeyOptions{Product: "astera", Version: 9, Clients: 1, Activations: 1, Count: 1000})
 	if err != nil || len(keys) != 1000 {
 		t.Fatalf("1000 keys: %d %v", len(keys), err)
+	}
+}
+
+// The adversarial suite, vendor side: each refusal leaves the ledger as it
+// was.
+func TestDeskRefusalsLeaveLedger(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Activations: 3})
+	otherKey := oneKey(t, d, KeyOptions{Product: "other-product", Version: 9, Clients: 1, Activations: 1})
+	a := newHost(t, "m-a", "mac-a", "disk-a")
+	sa, err := d.Sign(a.request(t, key, "9.1.0", c.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newHost(t, "m-b", "mac-b", "disk-b")
+	forged := func() []byte {
+		// B's request carrying A's host key but signed by B's.
+		id, _ := format.NewID(rand.Reader)
+		fp := format.Fingerprint{Components: map[string]string{"machine-id": format.HashComponent("astera", "m-b")}}
+		body, _ := format.EncodePayload(&format.Request{RequestID: id, Created: format.NewTime(c.Now()), Product: "astera", ProductVersion: "9.1.0",
+			ProductKey: key, Licensee: format.Licensee{Name: "Eve", Organization: "X"}, Fingerprint: fp, HostKey: format.HostKeyField(a.key.Public())})
+		msg, _ := b.key.SignMessage(body, c.Now())
+		return msg
+	}
+	// B's receipt for A's licence.
+	foreignReceipt := func() []byte {
+		r, _ := format.DecodeUnverified(sa.Response)
+		resp := r.Payload.(*format.Response)
+		msg, _ := format.Sign(b.key, &format.Deactivation{LicenseID: resp.LicenseID, RequestID: resp.RequestID, HostKeyFingerprint: b.key.Fingerprint(), Deactivated: format.NewTime(c.Now())}, c.Now())
+		return msg
+	}
+	cases := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"forged host signature", func() error { _, err := d.Sign(forged()); return err }, format.ErrUnknownSigner},
+		{"product key of another product", func() error { _, err := d.Sign(b.request(t, otherKey, "9.1.0", c.Now())); return err }, ErrWrongProduct},
+		{"receipt for another host's licence", func() error { _, err := d.Deactivate(foreignReceipt()); return err }, format.ErrUnknownSigner},
+	}
+	for _, tc := range cases {
+		before, _ := d.Ledger()
+		if err := tc.do(); !errors.Is(err, tc.want) {
+			t.Errorf("%s: want %v, got %v", tc.name, tc.want, err)
+		}
+		after, _ := d.Ledger()
+		bj, _ := json.Marshal(before)
+		aj, _ := json.Marshal(after)
+		if !bytes.Equal(bj, aj) {
+			t.Errorf("%s changed the ledger", tc.name)
+		}
 	}
 }
