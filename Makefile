@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo fuzz bench vectors lint docs sample-data
+.PHONY: all build test demo fuzz bench vectors lint docs sample-data stress
 
 all: build test
 
@@ -20,8 +20,12 @@ demo:
 
 # Each fuzz target for FUZZTIME (default 30s): make fuzz FUZZTIME=10m
 fuzz:
-	for t in $$($(GO) test -list '^Fuzz' ./format | grep '^Fuzz'); do \
-		$(GO) test ./format -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done
+	for p in ./format ./activator; do for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+		$(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; done; done
+
+# The fault-injection tests with many more runs (kill -9 at random moments).
+stress:
+	AIRLOCK_STRESS=1 $(GO) test -count=1 -timeout 60m ./e2e -run 'Kill|Concurrent' -v
 
 # Benchmarks, and the ratio of a full response verification to a raw Ed25519 one (target: <= 2).
 bench:
