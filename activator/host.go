@@ -36,6 +36,20 @@ func OpenStore(cfg Config, create bool) (*Store, error) {
 	return &Store{cfg: cfg, db: d}, nil
 }
 
+// OpenStoreReadOnly opens the store for Status alone, cheaply and shared
+// with other readers (activator check). It does not record the time seen;
+// writes through it fail.
+func OpenStoreReadOnly(cfg Config) (*Store, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	d, err := kv.OpenReadOnly(cfg.Dir, cfg.lockWait(), cfg.logger(), cfg.command())
+	if err != nil {
+		return nil, err
+	}
+	return &Store{cfg: cfg, db: d}, nil
+}
+
 // Close releases the store.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -79,7 +79,7 @@ func Open(cfg Config) (*License, error) {
 func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	now := l.cfg.now()
 	gen := kv.Generation(l.cfg.Dir)
-	d, err := kv.Open(l.cfg.Dir, false, wait, l.cfg.logger(), l.cfg.command())
+	d, err := kv.OpenReadOnly(l.cfg.Dir, wait, l.cfg.logger(), l.cfg.command())
 	if err != nil {
 		if errors.Is(err, ErrNoStore) {
 			l.lastGen, l.lastFull, l.lastState = gen, now, nil
@@ -93,10 +93,14 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 		st, err = loadState(txn)
 		return err
 	})
-	if err == nil {
-		recordTime(d, st, now, time.Hour)
-	}
 	d.Close()
+	if err == nil && now.Sub(st.maxTime) >= time.Hour {
+		// Record the time seen (hourly), through a short write.
+		if w, werr := kv.Open(l.cfg.Dir, false, wait, l.cfg.logger(), l.cfg.command()); werr == nil {
+			recordTime(w, st, now, time.Hour)
+			w.Close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err)
 	}

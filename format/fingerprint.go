@@ -79,7 +79,7 @@ func (f Fingerprint) validate(inResponse bool) error {
 		return fieldError("fingerprint.components", fmt.Sprintf("has %d entries, at most %d allowed", n, MaxComponents))
 	}
 	for name, v := range f.Components {
-		if !componentSyntax.MatchString(name) {
+		if !componentName(name) {
 			return fieldError("fingerprint.components", fmt.Sprintf("has an invalid name %q", name))
 		}
 		if len(v) != componentValueLen {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +21,23 @@ type Time struct{ time.Time }
 
 const timeLayout = "2006-01-02T15:04:05Z"
 
-var timeSyntax = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
+// timeSyntax reports whether s is exactly "NNNN-NN-NNTNN:NN:NNZ".
+func timeSyntax(s string) bool {
+	const pattern = "0000-00-00T00:00:00Z"
+	if len(s) != len(pattern) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if pattern[i] == '0' {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		} else if s[i] != pattern[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // NewTime returns t in UTC, truncated to the second.
 func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Second)} }
@@ -44,7 +59,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("want a time such as \"2026-11-29T10:00:00Z\"")
 	}
-	if !timeSyntax.MatchString(s) {
+	if !timeSyntax(s) {
 		return fmt.Errorf("time %q is not RFC 3339 UTC with seconds (e.g. \"2026-11-29T10:00:00Z\")", s)
 	}
 	v, err := time.Parse(timeLayout, s)
@@ -137,32 +152,66 @@ func fingerprintOf(b []byte) KeyFingerprint {
 	return KeyFingerprint(strings.ToUpper(hex.EncodeToString(b)))
 }
 
-var (
-	// Product identifiers, feature names and fingerprint component names
-	// are short lowercase ASCII tokens.
-	productSyntax   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	featureSyntax   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	componentSyntax = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-	versionSyntax   = regexp.MustCompile(`^([0-9]{1,6})(\.[0-9]{1,6}){0,3}([-+][0-9A-Za-z.-]{1,32})?$`)
-)
+// Product identifiers, feature names and fingerprint component names are
+// short lowercase ASCII tokens: a letter or digit, then up to max-1 of
+// the same or of extra. (Hand-written rather than regular expressions: a
+// licensed product pays for package initialisation at every start.)
+func token(s string, max int, extra string) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && strings.IndexByte(extra, c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func componentName(s string) bool { return token(s, 32, "-") }
 
 // ValidProduct reports whether p is a valid product identifier: 1 to 64
 // characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit.
-func ValidProduct(p string) bool { return productSyntax.MatchString(p) }
+func ValidProduct(p string) bool { return token(p, 64, "._-") }
 
 // ValidFeature reports whether f is a valid feature name: 1 to 64
 // characters of a-z, 0-9, '_' and '-', starting with a letter or digit.
-func ValidFeature(f string) bool { return featureSyntax.MatchString(f) }
+func ValidFeature(f string) bool { return token(f, 64, "_-") }
 
 // MajorVersion returns the major version of a product version such as
 // "9.1.0" (9). Versions are one to four dot-separated numbers of up to six
 // digits, optionally followed by "-" or "+" and a suffix.
 func MajorVersion(v string) (int, error) {
-	m := versionSyntax.FindStringSubmatch(v)
-	if m == nil {
-		return 0, errorf(ErrMalformed, "product version %q: want numbers such as 9.1.0", v)
+	bad := errorf(ErrMalformed, "product version %q: want numbers such as 9.1.0", v)
+	core, suffix := v, ""
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		core, suffix = v[:i], v[i+1:]
+		if len(suffix) == 0 || len(suffix) > 32 {
+			return 0, bad
+		}
+		for _, c := range []byte(suffix) {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-') {
+				return 0, bad
+			}
+		}
 	}
-	n, _ := strconv.Atoi(m[1]) // at most six digits: cannot fail
+	parts := strings.Split(core, ".")
+	if len(parts) > 4 {
+		return 0, bad
+	}
+	for _, p := range parts {
+		if len(p) == 0 || len(p) > 6 {
+			return 0, bad
+		}
+		for _, c := range []byte(p) {
+			if c < '0' || c > '9' {
+				return 0, bad
+			}
+		}
+	}
+	n, _ := strconv.Atoi(parts[0]) // at most six digits: cannot fail
 	return n, nil
 }
 

@@ -52,10 +52,10 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage.`,
 			&cli.StringFlag{Name: "gpg", Usage: "the gpg `PROGRAM` for a key held by GnuPG", EnvVars: []string{"ISSUER_GPG"}, Value: "gpg"},
 			&cli.DurationFlag{Name: "lock-wait", Usage: "how long to wait for another process using the desk", EnvVars: []string{"ISSUER_LOCK_WAIT"}, Value: kv.DefaultLockWait},
 		},
-		Commands: []*cli.Command{
+		Commands: cliutil.Commands(
 			initCommand(), exportKeyCommand(), keysCommand(), inspectCommand(), signCommand(),
-			deactivateCommand(), revokeCommand(), revocationsCommand(), ledgerCommand(), cliutil.DocsCommand(),
-		},
+			deactivateCommand(), revokeCommand(), revocationsCommand(), ledgerCommand(),
+		),
 	}
 }
 

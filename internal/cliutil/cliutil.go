@@ -330,30 +330,15 @@ func (o *Output) Abort() {
 	}
 }
 
-// DocsCommand is a hidden command that prints the tool's manual, as a man
-// page or as Markdown, from the same definitions as --help (make docs).
-func DocsCommand() *cli.Command {
-	return &cli.Command{
-		Name:   "docs",
-		Hidden: true,
-		Usage:  "print the manual (--man or --markdown)",
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "man"}, &cli.BoolFlag{Name: "markdown"}},
-		Action: func(c *cli.Context) error {
-			var out string
-			var err error
-			switch {
-			case c.Bool("man") == c.Bool("markdown"):
-				return Usagef("docs needs --man or --markdown")
-			case c.Bool("man"):
-				out, err = c.App.ToMan()
-			default:
-				out, err = c.App.ToMarkdown()
-			}
-			if err != nil {
-				return err
-			}
-			_, err = io.WriteString(c.App.Writer, out)
-			return err
-		},
+// docsCommand is DocsCommand where the manual generator is built in (not
+// with the urfave_cli_no_docs tag, which spares a tool the Markdown
+// library's start-up cost).
+var docsCommand func() *cli.Command
+
+// Commands returns cmds, plus the hidden docs command where it is built in.
+func Commands(cmds ...*cli.Command) []*cli.Command {
+	if docsCommand != nil {
+		cmds = append(cmds, docsCommand())
 	}
+	return cmds
 }

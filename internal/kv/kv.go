@@ -107,8 +107,9 @@ func (b badgerLogger) log(level slog.Level, f string, a ...any) {
 
 // DB is an open store: the Badger handle and the lock that comes with it.
 type DB struct {
-	Dir string
-	B   *badger.DB
+	Dir      string
+	B        *badger.DB
+	readOnly bool
 }
 
 // Open opens (creating if asked) the store for reading and writing,
@@ -158,8 +159,42 @@ func Open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 	}
 }
 
+// OpenReadOnly opens an existing store for reading only: much cheaper to
+// open and close (nothing is flushed), and shared with other readers.
+// Where Badger cannot open it read-only (after a crash its log needs a
+// repair that only a writer does) it opens it for writing instead. A
+// read-only DB refuses Update.
+func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		return Open(dir, false, wait, log, command) // reports what is missing
+	}
+	if err := checkTables(dir); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+		bdb, err := badger.Open(badgerOptions(dir, log).WithReadOnly(true))
+		if err == nil {
+			return &DB{Dir: dir, B: bdb, readOnly: true}, nil
+		}
+		if !strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return Open(dir, false, time.Until(deadline), log, command)
+		}
+		if time.Now().After(deadline) {
+			return nil, &LockedError{Dir: dir, Holder: readOwner(dir)}
+		}
+		time.Sleep(delay)
+	}
+}
+
+// ReadOnly reports whether d was opened read-only.
+func (d *DB) ReadOnly() bool { return d.readOnly }
+
 // Close releases the store.
 func (d *DB) Close() error {
+	if d.readOnly {
+		return d.B.Close()
+	}
 	os.Remove(filepath.Join(d.Dir, ownerFile))
 	err := d.B.Close()
 	if cerr := keepOwner(d.Dir); err == nil {
@@ -197,6 +232,9 @@ func keepOwner(dir string) error {
 // Update runs fn in one read-write transaction, after checking free space,
 // and bumps the generation file so that running servers reload.
 func (d *DB) Update(fn func(txn *badger.Txn) error) error {
+	if d.readOnly {
+		return errors.New("store opened read-only")
+	}
 	if err := checkFreeSpace(d.Dir); err != nil {
 		return err
 	}
