@@ -156,6 +156,20 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 		if err := txn.Set([]byte(prefixPending+string(id)), msg); err != nil {
 			return err
 		}
+		// The order of requests, for those made within one second (whose
+		// creation times are equal): a downgrade is judged by it.
+		seq, err := get(txn, keyRequestSeq)
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.ParseUint(string(seq), 10, 64)
+		n++
+		if err := txn.Set([]byte(keyRequestSeq), []byte(strconv.FormatUint(n, 10))); err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(prefixRequestOrder+string(id)), []byte(strconv.FormatUint(n, 10))); err != nil {
+			return err
+		}
 		if err := setMaxTime(txn, st, now); err != nil {
 			return err
 		}
@@ -255,7 +269,7 @@ func (s *Store) importRevocations(st *storeState, now time.Time, a *format.Artif
 		return audit(txn, auditEntry{Time: now, Event: "revocations", Detail: fmt.Sprintf("serial %d, %d revoked", p.Serial, len(p.Revoked))})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("import: store: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return res, nil
 }
@@ -325,7 +339,7 @@ func (s *Store) importResponse(st *storeState, now time.Time, a *format.Artifact
 		return audit(txn, auditEntry{Time: now, Event: "import", License: string(r.LicenseID), Detail: fmt.Sprintf("features %v, %d clients", r.Features, r.Limits.Clients)})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("import: store: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return res, nil
 }
@@ -346,7 +360,18 @@ func (s *Store) isOlder(st *storeState, now time.Time, req *format.Request, cur 
 	if err != nil {
 		return false, nil
 	}
-	return req.Created.Before(cr.Created.Time), nil
+	if !req.Created.Equal(cr.Created.Time) {
+		return req.Created.Before(cr.Created.Time), nil
+	}
+	var newSeq, curSeq []byte
+	s.db.View(func(txn *badger.Txn) error {
+		newSeq, _ = get(txn, prefixRequestOrder+string(req.RequestID))
+		curSeq, _ = get(txn, prefixRequestOrder+string(cr.RequestID))
+		return nil
+	})
+	na, _ := strconv.ParseUint(string(newSeq), 10, 64)
+	nb, _ := strconv.ParseUint(string(curSeq), 10, 64)
+	return na < nb, nil
 }
 
 // Deactivate removes the active licence, remembers it as deactivated so
@@ -390,7 +415,7 @@ func (s *Store) Deactivate() ([]byte, format.ID, error) {
 		return audit(txn, auditEntry{Time: now, Event: "deactivate", License: string(id)})
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("deactivate: store: %w", err)
+		return nil, "", fmt.Errorf("store: %w", err)
 	}
 	return format.Armor(msg, format.KindDeactivation), id, nil
 }
@@ -410,4 +435,20 @@ func (s *Store) Receipt(id format.ID) ([]byte, error) {
 		return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s was not deactivated on this host", id))
 	}
 	return b, nil
+}
+
+// RecordTimeSeen records the clock in the store when the highest time seen
+// lags it by a minute or more, so that a clock wound back later is noticed.
+// Commands that only read (status) call it after closing their read-only
+// store; failures are ignored, as the record is a hint for later checks.
+func RecordTimeSeen(cfg Config) {
+	d, err := kv.Open(cfg.Dir, false, time.Second, cfg.logger(), cfg.command())
+	if err != nil {
+		return
+	}
+	defer d.Close()
+	var st *storeState
+	if d.View(func(txn *badger.Txn) (err error) { st, err = loadState(txn); return }) == nil {
+		recordTime(d, st, cfg.now(), time.Minute)
+	}
 }

@@ -34,6 +34,7 @@ var (
 //	revocations             the newest revocation list, as signed
 //	maxtime                 the highest time seen, Unix seconds (decimal)
 //	audit/<unix nanos>      one JSON line per import, refusal, deactivation
+//	reqseq, reqorder/<id>   the order of requests made within one second
 //
 // None of it is trusted: every load re-verifies the signed artifacts.
 const (
@@ -45,6 +46,9 @@ const (
 	keyRevocations = "revocations"
 	keyMaxTime     = "maxtime"
 	prefixAudit    = "audit/"
+
+	keyRequestSeq      = "reqseq"    // the number of the last request made
+	prefixRequestOrder = "reqorder/" // reqorder/<request_id>: its number
 )
 
 // auditEntry is one line of the store's audit log.

@@ -364,13 +364,13 @@ func status(c *cli.Context) (activator.Config, *activator.Snapshot, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	open := activator.OpenStore
-	if c.Command.Name == "check" {
-		// check runs often, from scripts: a read-only open is several times
-		// cheaper. status records the time seen.
-		open = func(cfg activator.Config, _ bool) (*activator.Store, error) { return activator.OpenStoreReadOnly(cfg) }
+	// A read-only open is several times cheaper, writes nothing (so it
+	// works on a full disk), and is shared with other readers; status then
+	// records the time seen through a short write of its own.
+	s, err := activator.OpenStoreReadOnly(cfg)
+	if err == nil && c.Command.Name == "status" {
+		defer activator.RecordTimeSeen(cfg)
 	}
-	s, err := open(cfg, false)
 	if errors.Is(err, activator.ErrNoStore) {
 		return cfg, &activator.Snapshot{State: activator.StateInactive, Features: []string{}, Licenses: []activator.LicenseInfo{},
 			Problems: []string{"no licence store at " + cfg.Dir + "; run activator request"}}, nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -247,9 +248,12 @@ type Output struct {
 	device bool   // an existing device or pipe, never removed
 }
 
-// CreateOutput opens path for writing ("-": stdout). With path empty it
-// creates a temporary file from pattern in the current directory, renamed
-// by finish to the default name.
+// CreateOutput prepares to write path ("-": stdout). The data goes to a
+// temporary file beside it, renamed to path by Finish: a bad path fails
+// now, before anything changes, and a process killed before Finish leaves
+// no empty file in path's place. An existing file is never replaced. With
+// path empty the final name is Finish's default name, in the current
+// directory, and pattern names the temporary file.
 func CreateOutput(c *cli.Context, path, pattern string) (*Output, error) {
 	o := &Output{c: c, path: path}
 	switch {
@@ -264,7 +268,10 @@ func CreateOutput(c *cli.Context, path, pattern string) (*Output, error) {
 		o.f = f
 		return o, nil
 	}
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+	if fi, err := os.Stat(path); err == nil {
+		if fi.Mode().IsRegular() || fi.IsDir() {
+			return nil, fmt.Errorf("%s exists; choose another file with -o", path)
+		}
 		// A device or a pipe (/dev/null, a FIFO): written, not replaced.
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
@@ -273,11 +280,8 @@ func CreateOutput(c *cli.Context, path, pattern string) (*Output, error) {
 		o.f, o.device = f, true
 		return o, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		if os.IsExist(err) {
-			return nil, fmt.Errorf("%s exists; choose another file with -o", path)
-		}
 		return nil, err
 	}
 	o.f = f
@@ -300,23 +304,31 @@ func (o *Output) Finish(data []byte, defaultName string) error {
 		return err
 	}
 	_, err := o.f.Write(data)
+	if err == nil && !o.device {
+		err = o.f.Sync()
+	}
 	if cerr := o.f.Close(); err == nil {
 		err = cerr
 	}
+	if o.device {
+		return err
+	}
 	if err != nil {
-		if !o.device {
-			os.Remove(o.f.Name())
-		}
+		os.Remove(o.f.Name())
 		return err
 	}
 	if o.path == "" {
-		if err := os.Link(o.f.Name(), defaultName); err != nil {
-			os.Remove(o.f.Name())
-			return err
-		}
-		os.Remove(o.f.Name())
 		o.path = defaultName
 	}
+	// A link fails if the name exists: nothing is ever replaced.
+	if err := os.Link(o.f.Name(), o.path); err != nil {
+		os.Remove(o.f.Name())
+		if os.IsExist(err) {
+			return fmt.Errorf("%s exists; choose another file with -o", o.path)
+		}
+		return err
+	}
+	os.Remove(o.f.Name())
 	return nil
 }
 

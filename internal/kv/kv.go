@@ -145,11 +145,20 @@ func Open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 	deadline := time.Now().Add(wait)
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
 		bdb, err := badger.Open(badgerOptions(dir, log))
+		if err != nil && !isLocked(err) && !isNoSpace(err) {
+			// A process killed while Badger created a file can leave it
+			// empty; the failed open repairs it (dgraph-io/badger#2207),
+			// and a second one succeeds.
+			bdb, err = badger.Open(badgerOptions(dir, log))
+		}
 		if err == nil {
 			writeOwner(dir, command)
 			return &DB{Dir: dir, B: bdb}, nil
 		}
-		if !strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		if isNoSpace(err) {
+			return nil, fmt.Errorf("%w: %s: the disk is full; free some space and retry", ErrDiskFull, dir)
+		}
+		if !isLocked(err) {
 			return nil, fmt.Errorf("%w: open %s: %v; keep the directory for diagnosis and ask support", ErrStoreDamaged, dir, err)
 		}
 		if time.Now().After(deadline) {
@@ -177,7 +186,7 @@ func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command stri
 		if err == nil {
 			return &DB{Dir: dir, B: bdb, readOnly: true}, nil
 		}
-		if !strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		if !isLocked(err) {
 			return Open(dir, false, time.Until(deadline), log, command)
 		}
 		if time.Now().After(deadline) {
@@ -350,4 +359,12 @@ func Count(txn *badger.Txn, prefix string) (int, error) {
 	n := 0
 	err := ScanKeys(txn, prefix, func(string) error { n++; return nil })
 	return n, err
+}
+
+func isLocked(err error) bool {
+	return strings.Contains(err.Error(), "Cannot acquire directory lock")
+}
+
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "no space left on device")
 }

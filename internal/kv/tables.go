@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/y"
 	"google.golang.org/protobuf/proto"
@@ -21,16 +22,33 @@ const maxTableSize = 64 << 20
 // panics and takes the whole process down (the licensed product
 // included): a store damaged that way must be refused, not crash.
 func checkTables(dir string) error {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.sst"))
-	if err != nil {
-		return err
+	ids, ok := manifestTables(dir)
+	if !ok {
+		return nil // Badger itself will say what is wrong with the manifest
 	}
-	for _, p := range paths {
+	for id := range ids {
+		p := filepath.Join(dir, fmt.Sprintf("%06d.sst", id))
 		if err := checkTable(p); err != nil {
 			return fmt.Errorf("%w: table %s: %v; keep the directory for diagnosis", ErrStoreDamaged, filepath.Base(p), err)
 		}
 	}
 	return nil
+}
+
+// manifestTables returns the ids of the tables the manifest lists: only
+// those are part of the store (a flush or compaction killed half-way
+// leaves an unlisted, unfinished table that Badger overwrites later).
+func manifestTables(dir string) (map[uint64]badger.TableManifest, bool) {
+	f, err := os.Open(filepath.Join(dir, "MANIFEST"))
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	m, _, err := badger.ReplayManifestFile(f, 0, badger.DefaultOptions(dir))
+	if err != nil {
+		return nil, false
+	}
+	return m.Tables, true
 }
 
 func checkTable(path string) error {
