@@ -318,6 +318,8 @@ func (r *Response) Validate() error {
 		return fieldError("versions", fmt.Sprintf("must list 1 to %d major versions", MaxVersions))
 	case !r.HostKeyFingerprint.Valid():
 		return fieldError("host_key_fingerprint", "is not a key fingerprint in uppercase hexadecimal")
+	case r.Features == nil:
+		return fieldError("features", "is missing (no features is [])")
 	case len(r.Features) > MaxFeatures:
 		return fieldError("features", fmt.Sprintf("lists more than %d features", MaxFeatures))
 	case r.Limits.Clients < 1 || r.Limits.Clients > MaxClients:

@@ -20,7 +20,8 @@ import (
 //	signer                  the current signing setup (signerRecord)
 //	vendorkey/<fingerprint> every vendor public key used, armored (rotation)
 //	pk/<product key>        a product key and its entitlement (ProductKey)
-//	act/<license_id>        an activation, with the response as signed (Activation)
+//	act/<license_id>        an activation (Activation)
+//	resp/<license_id>       its response, exactly as signed (binary)
 //	pkact/<key>/<license_id> index: the live activations of a product key
 //	pkfp/<key>/<component>=<value>/<license_id> index: their fingerprints
 //	req/<request digest>    the licence issued for a request (license_id)
@@ -32,6 +33,7 @@ const (
 	prefixVendor  = "vendorkey/"
 	prefixPK      = "pk/"
 	prefixAct     = "act/"
+	prefixResp    = "resp/"
 	prefixPKAct   = "pkact/"
 	prefixPKFP    = "pkfp/"
 	prefixReq     = "req/"

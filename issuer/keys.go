@@ -139,11 +139,11 @@ func (d *Desk) Keys() ([]ProductKey, error) {
 			if _, err := getJSON(txn, key, &pk); err != nil {
 				return err
 			}
-			used, err := liveActivations(txn, pk.Key)
+			used, err := kv.Count(txn, prefixPKAct+pk.Key+"/")
 			if err != nil {
 				return err
 			}
-			pk.Used = len(used)
+			pk.Used = used
 			out = append(out, pk)
 			return nil
 		})

@@ -31,10 +31,10 @@ func (d *Desk) Ledger() (*Ledger, error) {
 	}
 	l := &Ledger{ProductKeys: keys, Activations: []Activation{}}
 	err = d.db.View(func(txn *badger.Txn) error {
-		return kv.Scan(txn, prefixAct, func(key string, _ []byte) error {
+		return kv.Scan(txn, prefixAct, func(key string, val []byte) error {
 			var a Activation
-			if _, err := getJSON(txn, key, &a); err != nil {
-				return err
+			if err := json.Unmarshal(val, &a); err != nil {
+				return fmt.Errorf("%w: %s: %v", ErrDamaged, key, err)
 			}
 			l.Activations = append(l.Activations, a)
 			return nil

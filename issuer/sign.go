@@ -30,7 +30,9 @@ type Activation struct {
 	// walk a licence to another machine one identifier at a time.
 	Origin   format.Fingerprint `json:"origin"`
 	Issued   time.Time          `json:"issued"`
-	Response []byte             `json:"response"` // exactly as signed
+	// Response is the licence exactly as signed; it is kept apart, at
+	// resp/<license_id>, so that listing the ledger does not read it.
+	Response []byte `json:"-"`
 	// ReinstallOf is the licence this one replaced on the same host;
 	// SupersededBy is set on that older licence.
 	ReinstallOf  format.ID  `json:"reinstall_of,omitempty"`
@@ -178,7 +180,11 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 			return nil, refuse(ErrProductKeyRevoked, fmt.Sprintf("product key %s is revoked", pk.Key))
 		}
 		used, _ := liveActivations(txn, prev.ProductKey)
-		return &Signed{LicenseID: prev.LicenseID, Response: format.Armor(prev.Response, format.KindResponse), Reissued: true,
+		respBytes, err := kv.Get(txn, prefixResp+string(prev.LicenseID))
+		if err != nil || respBytes == nil {
+			return nil, fmt.Errorf("%w: the response of licence %s is missing", ErrDamaged, prev.LicenseID)
+		}
+		return &Signed{LicenseID: prev.LicenseID, Response: format.Armor(respBytes, format.KindResponse), Reissued: true,
 			Used: len(used), Allowed: pk.Activations, Licensee: prev.Licensee}, nil
 	}
 	pk := new(ProductKey)
@@ -288,6 +294,9 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		used--
 	}
 	if err := setJSON(txn, prefixAct+string(id), act); err != nil {
+		return nil, err
+	}
+	if err := txn.Set([]byte(prefixResp+string(id)), msg); err != nil {
 		return nil, err
 	}
 	entry := liveEntry{LicenseID: id, Origin: act.Origin, Licensee: act.Licensee, Issued: now}
