@@ -28,8 +28,8 @@ type Activation struct {
 	// Origin is the fingerprint of the first activation of this host: every
 	// reinstall is compared with it, so that a chain of reinstalls cannot
 	// walk a licence to another machine one identifier at a time.
-	Origin   format.Fingerprint `json:"origin"`
-	Issued   time.Time          `json:"issued"`
+	Origin format.Fingerprint `json:"origin"`
+	Issued time.Time          `json:"issued"`
 	// Response is the licence exactly as signed; it is kept apart, at
 	// resp/<license_id>, so that listing the ledger does not read it.
 	Response []byte `json:"-"`
