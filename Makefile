@@ -27,10 +27,11 @@ fuzz:
 stress:
 	AIRLOCK_STRESS=1 $(GO) test -count=1 -timeout 60m ./e2e -run 'Kill|Concurrent' -v
 
-# Benchmarks, and the ratio of a full response verification to a raw Ed25519 one (target: <= 2).
+# Go benchmarks, then airlock against GnuPG as whole processes on this machine (BENCHMARKS.md).
 bench:
 	$(GO) test ./format ./activator ./issuer -run '^$$' -bench . -benchmem -count 3 | tee /tmp/airlock-bench.txt
-	awk '/^BenchmarkVerifyResponse/{v+=$$3;n++} /^BenchmarkVerifyRawEd25519/{r+=$$3;m++} END{printf "\nverify response / raw Ed25519 = %.2fx (target <= 2)\n", (v/n)/(r/m)}' /tmp/airlock-bench.txt
+	awk '/^BenchmarkVerifyResponse/{v+=$$3;n++} /^BenchmarkVerifyRawEd25519/{r+=$$3;m++} END{printf "\nverify response / raw Ed25519 = %.2fx (target <= 2)\n\n", (v/n)/(r/m)}' /tmp/airlock-bench.txt
+	$(GO) run ./internal/benchcmp
 
 # Regenerate format/testdata (vectors; fixture keys only where missing).
 vectors:

@@ -117,7 +117,10 @@ type storeState struct {
 	maxTime     time.Time
 }
 
-func loadState(txn *badger.Txn) (*storeState, error) {
+// loadState reads the store. Evaluating the licence needs only the active
+// responses; full also reads every request and response, as an import
+// does, so that a long history does not slow a product's start.
+func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 	st := &storeState{
 		requests: map[format.ID][]byte{}, consumed: map[format.ID]bool{},
 		responses: map[format.ID][]byte{}, active: map[string]format.ID{}, deactivated: map[format.ID]bool{},
@@ -140,11 +143,20 @@ func loadState(txn *badger.Txn) (*storeState, error) {
 		prefix string
 		fn     func(k string, v []byte)
 	}{
-		{prefixPending, func(k string, v []byte) { st.requests[format.ID(k)] = v }},
 		{prefixConsumed, func(k string, v []byte) { st.consumed[format.ID(k)] = true }},
-		{prefixResponse, func(k string, v []byte) { st.responses[format.ID(k)] = v }},
 		{prefixActive, func(k string, v []byte) { st.active[k] = format.ID(v) }},
 		{prefixDeact, func(k string, v []byte) { st.deactivated[format.ID(k)] = true }},
+	}
+	if full {
+		scans = append(scans,
+			struct {
+				prefix string
+				fn     func(k string, v []byte)
+			}{prefixPending, func(k string, v []byte) { st.requests[format.ID(k)] = v }},
+			struct {
+				prefix string
+				fn     func(k string, v []byte)
+			}{prefixResponse, func(k string, v []byte) { st.responses[format.ID(k)] = v }})
 	}
 	for _, s := range scans {
 		err := scan(txn, s.prefix, func(key string, val []byte) error {
@@ -153,6 +165,17 @@ func loadState(txn *badger.Txn) (*storeState, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+	}
+	if !full {
+		for _, id := range st.active {
+			v, err := get(txn, prefixResponse+string(id))
+			if err != nil {
+				return nil, err
+			}
+			if v != nil {
+				st.responses[id] = v
+			}
 		}
 	}
 	return st, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/kv"
 )
 
 // The tests play the vendor with package format and the fixture vendor key
@@ -740,5 +742,57 @@ func TestRequestAfterClockJump(t *testing.T) {
 	req := e.request(s)
 	if _, _, err := format.VerifyRequest(req.Binary, t0); err != nil {
 		t.Fatalf("request after a clock jump: %v", err)
+	}
+}
+
+// BenchmarkSeats measures a client taking and giving back a seat.
+func BenchmarkSeats(b *testing.B) {
+	l := &License{}
+	l.seats.lic = l
+	l.snap.Store(&Snapshot{State: StateActive, Clients: 1 << 30, features: map[string]struct{}{}})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s, err := l.Seats().Acquire("client")
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Release()
+		}
+	})
+}
+
+// BenchmarkOpenHistory opens a store holding 1 and 1,000 stored licences
+// (target: within 2x).
+func BenchmarkOpenHistory(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
+			e, resp := activated(b)
+			a, _ := format.DecodeUnverified(resp)
+			d, err := kv.Open(e.cfg.Dir, false, time.Second, nil, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 1; i < n; i += 100 {
+				d.Update(func(txn *badger.Txn) error {
+					for j := i; j < min(i+100, n); j++ {
+						id, _ := format.NewID(rand.Reader)
+						if err := txn.Set([]byte(prefixResponse+string(id)), a.Binary); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			d.Close()
+			b.ResetTimer()
+			for b.Loop() {
+				lic, err := Open(e.cfg)
+				if err != nil || !lic.Enabled("workflow") {
+					b.Fatal("not active", err)
+				}
+				lic.Close()
+			}
+		})
 	}
 }

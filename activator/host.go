@@ -53,11 +53,17 @@ func OpenStoreReadOnly(cfg Config) (*Store, error) {
 // Close releases the store.
 func (s *Store) Close() error { return s.db.Close() }
 
-func (s *Store) state() (*storeState, error) {
+// state reads everything (what an import needs); lightState only what
+// evaluating the licence needs.
+func (s *Store) state() (*storeState, error) { return s.readState(true) }
+
+func (s *Store) lightState() (*storeState, error) { return s.readState(false) }
+
+func (s *Store) readState(full bool) (*storeState, error) {
 	var st *storeState
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		st, err = loadState(txn)
+		st, err = loadState(txn, full)
 		return err
 	})
 	if err != nil {
@@ -69,7 +75,7 @@ func (s *Store) state() (*storeState, error) {
 // Status evaluates the store now, re-verifying everything, and records
 // the time it was checked at (so that a clock wound back later is noticed).
 func (s *Store) Status() (*Snapshot, error) {
-	st, err := s.state()
+	st, err := s.lightState()
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +454,7 @@ func RecordTimeSeen(cfg Config) {
 	}
 	defer d.Close()
 	var st *storeState
-	if d.View(func(txn *badger.Txn) (err error) { st, err = loadState(txn); return }) == nil {
+	if d.View(func(txn *badger.Txn) (err error) { st, err = loadState(txn, false); return }) == nil {
 		recordTime(d, st, cfg.now(), time.Minute)
 	}
 }

@@ -90,7 +90,7 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	var st *storeState
 	err = d.View(func(txn *badger.Txn) error {
 		var err error
-		st, err = loadState(txn)
+		st, err = loadState(txn, false)
 		return err
 	})
 	d.Close()
