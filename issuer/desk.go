@@ -24,6 +24,7 @@ import (
 //	resp/<license_id>       its response, exactly as signed (binary)
 //	pkact/<key>/<license_id> index: the live activations of a product key
 //	pkfp/<key>/<component>=<value>/<license_id> index: their fingerprints
+//	pkcount/<key>           the number of those live activations (decimal)
 //	req/<request digest>    the licence issued for a request (license_id)
 //	revserial               the serial of the last revocation list issued
 //	revdirty                set when a revocation came after that list
@@ -36,6 +37,7 @@ const (
 	prefixResp    = "resp/"
 	prefixPKAct   = "pkact/"
 	prefixPKFP    = "pkfp/"
+	prefixPKCount = "pkcount/"
 	prefixReq     = "req/"
 	keyRevSerial  = "revserial"
 	keyRevDirty   = "revdirty"
@@ -93,7 +95,7 @@ func OpenDesk(cfg Config, create bool) (*Desk, error) {
 	if cmd == "" {
 		cmd = "issuer"
 	}
-	d, err := kv.Open(cfg.Dir, create, wait, log, cmd)
+	d, err := kv.OpenLedger(cfg.Dir, create, wait, log, cmd)
 	if errors.Is(err, kv.ErrNoStore) {
 		return nil, fmt.Errorf("%w: %s does not exist; run issuer init", ErrNoDesk, cfg.Dir)
 	}

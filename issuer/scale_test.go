@@ -48,6 +48,9 @@ func populate(b *testing.B, d *Desk, n int, now time.Time) {
 				if err := setJSON(txn, prefixPKAct+pk+"/"+string(id), liveEntry{LicenseID: id, Origin: fp, Licensee: act.Licensee, Issued: now}); err != nil {
 					return err
 				}
+				if err := addLive(txn, pk, 1); err != nil {
+					return err
+				}
 				for name, v := range fp.Components {
 					if err := txn.Set([]byte(componentKey(pk, name, v, id)), nil); err != nil {
 						return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,8 +75,29 @@ func liveActivations(txn *badger.Txn, key string) ([]*liveEntry, error) {
 	return out, err
 }
 
+// liveCount returns the number of live activations of a key, kept at
+// pkcount/<key> so that counting does not grow with the activations.
+func liveCount(txn *badger.Txn, key string) (int, error) {
+	v, err := kv.Get(txn, prefixPKCount+key)
+	if err != nil || v == nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(v))
+}
+
+func addLive(txn *badger.Txn, key string, delta int) error {
+	n, err := liveCount(txn, key)
+	if err != nil {
+		return err
+	}
+	return txn.Set([]byte(prefixPKCount+key), []byte(strconv.Itoa(n+delta)))
+}
+
 // endLive removes an activation from its key's live indexes.
 func endLive(txn *badger.Txn, a *Activation) error {
+	if err := addLive(txn, a.ProductKey, -1); err != nil {
+		return err
+	}
 	for name, v := range a.Origin.Components {
 		if err := txn.Delete([]byte(componentKey(a.ProductKey, name, v, a.LicenseID))); err != nil {
 			return err
@@ -227,7 +249,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 			break
 		}
 	}
-	used, err := kv.Count(txn, prefixPKAct+pk.Key+"/")
+	used, err := liveCount(txn, pk.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +325,9 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	if err := setJSON(txn, prefixPKAct+pk.Key+"/"+string(id), entry); err != nil {
 		return nil, err
 	}
+	if err := addLive(txn, pk.Key, 1); err != nil {
+		return nil, err
+	}
 	for name, v := range act.Origin.Components {
 		if err := txn.Set([]byte(componentKey(pk.Key, name, v, id)), nil); err != nil {
 			return nil, err
@@ -322,9 +347,9 @@ type BatchResult struct {
 	Err    error
 }
 
-// batchChunk bounds the requests signed in one transaction: a Badger
-// transaction holds about 150 KB here, and an activation takes up to 5 KB.
-const batchChunk = 16
+// batchChunk bounds the requests signed in one transaction: a ledger
+// transaction holds about 2 MiB, and an activation takes up to 5 KB.
+const batchChunk = 256
 
 // SignAll signs several requests with one unlocked key. Each chunk of
 // requests is recorded in one synced transaction (so a batch costs one disk

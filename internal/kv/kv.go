@@ -69,6 +69,26 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 // BENCHMARKS: about 2 MiB of heap and a few MiB on disk, where the defaults
 // take 86 MiB of heap and 2 GiB sparse files).
 func badgerOptions(dir string, log *slog.Logger) badger.Options {
+	return hostOptions(dir, log)
+}
+
+// ledgerOptions suit the vendor's ledger, which grows to hundreds of
+// thousands of activations: 16 MiB memtables and 2 MiB tables (eight times
+// fewer tables for every lookup to consider), 64 MiB value-log files, an
+// 8 MiB block cache, and transactions of about 2 MiB.
+func ledgerOptions(dir string, log *slog.Logger) badger.Options {
+	return hostOptions(dir, log).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithValueLogFileSize(64 << 20).
+		WithBaseTableSize(2 << 20).
+		WithBaseLevelSize(10 << 20).
+		WithNumLevelZeroTables(5).
+		WithNumLevelZeroTablesStall(15).
+		WithBlockCacheSize(8 << 20)
+}
+
+func hostOptions(dir string, log *slog.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{log}).
 		WithSyncWrites(true).
@@ -115,6 +135,15 @@ type DB struct {
 // Open opens (creating if asked) the store for reading and writing,
 // retrying while another process holds it, for at most wait.
 func Open(dir string, create bool, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
+	return open(dir, create, wait, log, command, badgerOptions)
+}
+
+// OpenLedger is Open with options for a large store (the vendor's ledger).
+func OpenLedger(dir string, create bool, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
+	return open(dir, create, wait, log, command, ledgerOptions)
+}
+
+func open(dir string, create bool, wait time.Duration, log *slog.Logger, command string, options func(string, *slog.Logger) badger.Options) (*DB, error) {
 	if dir == "" {
 		return nil, errors.New("no store directory given")
 	}
@@ -144,12 +173,12 @@ func Open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 	}
 	deadline := time.Now().Add(wait)
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
-		bdb, err := badger.Open(badgerOptions(dir, log))
+		bdb, err := badger.Open(options(dir, log))
 		if err != nil && !isLocked(err) && !isNoSpace(err) {
 			// A process killed while Badger created a file can leave it
 			// empty; the failed open repairs it (dgraph-io/badger#2207),
 			// and a second one succeeds.
-			bdb, err = badger.Open(badgerOptions(dir, log))
+			bdb, err = badger.Open(options(dir, log))
 		}
 		if err == nil {
 			writeOwner(dir, command)
