@@ -449,6 +449,12 @@ Examples:
 					abort()
 					return err
 				}
+				// Many files: one filesystem sync at the end, not one each
+				// (the ledger has them all already).
+				files[i].NoSync = len(outs) > 1
+			}
+			if len(outs) > 1 {
+				defer cliutil.SyncFS(c.String("output"))
 			}
 			d, err := unlock(c, "sign")
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 )
 
 // Exit codes of both tools (DESIGN.md, "CLI contract").
@@ -245,7 +246,9 @@ type Output struct {
 	f      *os.File
 	path   string // final path; "" until known for a temporary file
 	Stdout bool   // writing to the command's standard output
-	device bool   // an existing device or pipe, never removed
+	// NoSync leaves syncing to the caller (SyncFS once after many files).
+	NoSync bool
+	device bool // an existing device or pipe, never removed
 }
 
 // CreateOutput prepares to write path ("-": stdout). The data goes to a
@@ -304,7 +307,7 @@ func (o *Output) Finish(data []byte, defaultName string) error {
 		return err
 	}
 	_, err := o.f.Write(data)
-	if err == nil && !o.device {
+	if err == nil && !o.device && !o.NoSync {
 		err = o.f.Sync()
 	}
 	if cerr := o.f.Close(); err == nil {
@@ -353,4 +356,15 @@ func Commands(cmds ...*cli.Command) []*cli.Command {
 		cmds = append(cmds, docsCommand())
 	}
 	return cmds
+}
+
+// SyncFS flushes the filesystem holding path to disk: one sync after
+// writing many files, instead of one each.
+func SyncFS(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
 }
