@@ -52,41 +52,61 @@ func manifestTables(dir string) (map[uint64]badger.TableManifest, bool) {
 }
 
 func checkTable(path string) error {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	if fi.Size() > maxTableSize {
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if size > maxTableSize {
 		return fmt.Errorf("larger than %d bytes", maxTableSize)
 	}
-	b, err := os.ReadFile(path)
+	// Footer, from the end: checksum length (4), checksum, index length
+	// (4), index. Only these are read, not the data blocks.
+	read := func(off int64, n int) ([]byte, error) {
+		if off < 0 || n < 0 || off+int64(n) > size {
+			return nil, fmt.Errorf("truncated")
+		}
+		b := make([]byte, n)
+		_, err := f.ReadAt(b, off)
+		return b, err
+	}
+	pos := size - 4
+	b, err := read(pos, 4)
 	if err != nil {
 		return err
 	}
-	// Footer, from the end: checksum length (4), checksum, index length
-	// (4), index.
-	pos := len(b) - 4
-	if pos < 0 {
-		return fmt.Errorf("truncated")
-	}
-	n := int(binary.BigEndian.Uint32(b[pos:]))
+	n := int64(binary.BigEndian.Uint32(b))
 	if n <= 0 || n > pos {
 		return fmt.Errorf("checksum length %d out of range", n)
 	}
 	pos -= n
+	b, err = read(pos, int(n))
+	if err != nil {
+		return err
+	}
 	chk := &pb.Checksum{}
-	if err := proto.Unmarshal(b[pos:pos+n], chk); err != nil {
+	if err := proto.Unmarshal(b, chk); err != nil {
 		return fmt.Errorf("checksum: %v", err)
 	}
 	pos -= 4
-	if pos < 0 {
-		return fmt.Errorf("truncated")
+	b, err = read(pos, 4)
+	if err != nil {
+		return err
 	}
-	m := int(binary.BigEndian.Uint32(b[pos:]))
+	m := int64(binary.BigEndian.Uint32(b))
 	if m <= 0 || m > pos {
 		return fmt.Errorf("index length %d out of range", m)
 	}
-	if err := y.VerifyChecksum(b[pos-m:pos], chk); err != nil {
+	index, err := read(pos-m, int(m))
+	if err != nil {
+		return err
+	}
+	if err := y.VerifyChecksum(index, chk); err != nil {
 		return fmt.Errorf("index checksum: %v", err)
 	}
 	return nil
