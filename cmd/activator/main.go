@@ -6,7 +6,6 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -134,7 +133,7 @@ Example: activator --product astera fingerprint --json`,
 			h := activator.CollectFingerprint(product)
 			out := c.App.Writer
 			if c.Bool("json") {
-				return writeJSON(out, h)
+				return cliutil.WriteJSON(out, h)
 			}
 			found := 0
 			for _, cs := range h.Components {
@@ -269,7 +268,7 @@ Example: activator import response.lic`,
 			if c.Args().Len() != 1 {
 				return cliutil.Usagef("import takes one file (or - for stdin); see activator import --help")
 			}
-			data, err := readInput(c, c.Args().First())
+			data, err := cliutil.ReadInput(c, format.MaxEncodedSize, c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -322,7 +321,7 @@ Example: activator status --json`,
 				return err
 			}
 			if c.Bool("json") {
-				if err := writeJSON(c.App.Writer, snap); err != nil {
+				if err := cliutil.WriteJSON(c.App.Writer, snap); err != nil {
 					return err
 				}
 			} else {
@@ -483,27 +482,4 @@ func printStatus(w io.Writer, cfg activator.Config, s *activator.Snapshot) {
 	for _, p := range s.Problems {
 		fmt.Fprintf(w, "problem:  %s\n", p)
 	}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func readInput(c *cli.Context, path string) ([]byte, error) {
-	var r io.Reader = c.App.Reader
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, format.MaxEncodedSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %v", path, err)
-	}
-	return b, nil
 }

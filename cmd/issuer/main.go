@@ -318,7 +318,7 @@ Example: issuer keys revoke C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH --reason "posted on a 
 						return err
 					}
 					if c.Bool("json") {
-						return writeJSON(c.App.Writer, keys)
+						return cliutil.WriteJSON(c.App.Writer, keys)
 					}
 					for _, k := range keys {
 						exp := ""
@@ -360,7 +360,7 @@ Example: issuer inspect request.req`,
 			if c.Args().Len() != 1 {
 				return cliutil.Usagef("inspect takes one file (or -); see issuer inspect --help")
 			}
-			data, err := readInput(c, c.Args().First())
+			data, err := cliutil.ReadInput(c, format.MaxEncodedSize, c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -425,7 +425,7 @@ Examples:
 					return cliutil.Usagef("sign needs request files, - for stdin, or --qr-text; see issuer sign --help")
 				}
 				for _, a := range c.Args().Slice() {
-					data, err := readInput(c, a)
+					data, err := cliutil.ReadInput(c, format.MaxEncodedSize, a)
 					if err != nil {
 						return err
 					}
@@ -549,7 +549,7 @@ Example: issuer deactivate receipt.deact`,
 			if c.Args().Len() != 1 {
 				return cliutil.Usagef("deactivate takes one receipt file (or -); see issuer deactivate --help")
 			}
-			data, err := readInput(c, c.Args().First())
+			data, err := cliutil.ReadInput(c, format.MaxEncodedSize, c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -690,27 +690,4 @@ Example: issuer ledger --csv -o ledger.csv`,
 			return out.Finish([]byte(b.String()), "")
 		},
 	}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func readInput(c *cli.Context, path string) ([]byte, error) {
-	var r io.Reader = c.App.Reader
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, format.MaxEncodedSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %v", path, err)
-	}
-	return b, nil
 }

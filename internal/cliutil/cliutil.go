@@ -5,6 +5,7 @@ package cliutil
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -367,4 +368,30 @@ func SyncFS(path string) error {
 	}
 	defer f.Close()
 	return unix.Syncfs(int(f.Fd()))
+}
+
+// WriteJSON writes v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// ReadInput reads a file, or standard input for "-", reading at most
+// limit+1 bytes: the parser refuses more than limit with a clear error.
+func ReadInput(c *cli.Context, limit int, path string) ([]byte, error) {
+	var r io.Reader = c.App.Reader
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, err)
+	}
+	return b, nil
 }
