@@ -223,7 +223,7 @@ func (s *Store) Import(data []byte) (*ImportResult, error) {
 	now, _ := trustedTime(&s.cfg, st)
 	a, err := format.Verify(data, format.VerifyOptions{Keys: s.cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse, format.KindRevocations}, Now: now})
 	if err != nil {
-		return nil, s.refused(now, "", err)
+		return nil, s.refused(st, now, "", err)
 	}
 	var res *ImportResult
 	switch p := a.Payload.(type) {
@@ -237,7 +237,7 @@ func (s *Store) Import(data []byte) (*ImportResult, error) {
 		if r, ok := a.Payload.(*format.Response); ok {
 			id = string(r.LicenseID)
 		}
-		return nil, s.refused(now, id, err)
+		return nil, s.refused(st, now, id, err)
 	}
 	if res.Status, err = s.Status(); err != nil {
 		return nil, err
@@ -245,10 +245,14 @@ func (s *Store) Import(data []byte) (*ImportResult, error) {
 	return res, nil
 }
 
-// refused records a refusal in the audit log (best effort: the refusal
-// stands even if the log cannot be written) and returns err.
-func (s *Store) refused(now time.Time, licenseID string, err error) error {
+// refused records a refusal in the audit log, with the time seen (best
+// effort: the refusal stands even if the log cannot be written), and
+// returns err. Nothing else in the store changes.
+func (s *Store) refused(st *storeState, now time.Time, licenseID string, err error) error {
 	s.db.Update(func(txn *badger.Txn) error {
+		if err := setMaxTime(txn, st, now); err != nil {
+			return err
+		}
 		return audit(txn, auditEntry{Time: now, Event: "refused", License: licenseID, Detail: err.Error()})
 	})
 	return err

@@ -180,7 +180,6 @@ func TestSignRefusals(t *testing.T) {
 			}
 		})
 	}
-	_ = key9
 }
 
 func TestWrongPassphrase(t *testing.T) {
@@ -403,8 +402,6 @@ func TestRevokedStaysRevoked(t *testing.T) {
 	if err := d.RevokeKey(key, "refunded"); err != nil {
 		t.Fatal(err)
 	}
-	key2 := oneKey(t, d, KeyOptions{})
-	_ = key2
 	if _, err := d.Sign(newHost(t, "m-c", "mac-c", "disk-c").request(t, key, "9.1.0", c.Now())); !errors.Is(err, ErrProductKeyRevoked) {
 		t.Fatalf("revoked product key: %v", err)
 	}

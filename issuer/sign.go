@@ -43,15 +43,10 @@ type Activation struct {
 	RevokeReason string     `json:"revoke_reason,omitempty"`
 }
 
-// live reports whether the activation holds one of its key's activations.
-// A revoked licence keeps holding its activation: revoking must not free a
-// slot that the same host could fill again by asking.
-func (a *Activation) live() bool {
-	return a.Deactivated == nil && a.SupersededBy == ""
-}
-
 // liveEntry is the index entry pkact/<key>/<license_id> of a live
-// activation: what counting and reinstall detection need, so that signing
+// activation (neither deactivated nor replaced; a revoked licence stays
+// live, so that revoking does not free a slot the same host could fill
+// again by asking): what counting and reinstall detection need, so that signing
 // does not decode whole activations. It is deleted when the activation
 // stops being live (deactivated, revoked, replaced).
 type liveEntry struct {

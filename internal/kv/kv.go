@@ -225,9 +225,6 @@ func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command stri
 	}
 }
 
-// ReadOnly reports whether d was opened read-only.
-func (d *DB) ReadOnly() bool { return d.readOnly }
-
 // Close releases the store.
 func (d *DB) Close() error {
 	if d.readOnly {
@@ -381,13 +378,6 @@ func ScanKeys(txn *badger.Txn, prefix string, fn func(key string) error) error {
 		}
 	}
 	return nil
-}
-
-// Count returns the number of keys with prefix.
-func Count(txn *badger.Txn, prefix string) (int, error) {
-	n := 0
-	err := ScanKeys(txn, prefix, func(string) error { n++; return nil })
-	return n, err
 }
 
 func isLocked(err error) bool {
