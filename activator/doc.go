@@ -37,9 +37,9 @@
 // licence ids, the newest revocation list, the highest time seen and an
 // audit log. Badger is tuned for a few kilobytes (1 MiB memtable and value
 // log files, no caches, no compression, synced writes, checksums verified).
-// Measured on a 2-core VM with one licence: 36 KiB on disk (1.1 MiB
-// apparent, a sparse 1 MiB DISCARD file), `activator status` peaking at
-// 15 MiB RSS in 30 ms; [Open] takes about 8 ms.
+// Measured on a 2-core VM with one licence (BENCHMARKS.md): 32 KiB on disk
+// (1 MiB apparent, a sparse DISCARD file), `activator status` peaking at
+// 14 MiB RSS; [Open] takes about 1.5 ms.
 //
 // The store's lock is held only while reading or writing: a licensed
 // product opens the store, verifies, closes, and keeps an immutable
@@ -60,8 +60,9 @@
 // # Machine binding
 //
 // See [CollectFingerprint] for the identifiers and [MatchHost] for the
-// tolerant match: all but one recorded identifier must match, so a
-// replaced NIC keeps the licence and a copy on another machine does not.
+// tolerant match: all but one recorded identifier must match (all of them
+// when only one or two were recorded), so a replaced NIC keeps the licence
+// and a copy on another machine does not.
 // An identifier readable only by root (the DMI product UUID) is left out
 // of the match when an unprivileged process checks it, and treated as
 // possibly changed: the others must still meet the threshold. So a cloned

@@ -145,7 +145,7 @@ Example: activator --product astera fingerprint --json`,
 					fmt.Fprintf(out, "%-18s %s: %s\n", cs.Name, cs.State, cs.Reason)
 				}
 			}
-			fmt.Fprintf(out, "%d identifiers found; a licence keeps working while all but one of those recorded still match\n", found)
+			fmt.Fprintf(out, "%d identifiers found; a licence issued now keeps working while %d of them still match\n", found, format.DefaultThreshold(found))
 			if found == 0 {
 				return errors.New("no machine identifier could be read; a licence cannot be bound to this host")
 			}
