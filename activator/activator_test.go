@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/airlock-license/airlock/format"
 	"github.com/airlock-license/airlock/internal/kv"
+	"github.com/airlock-license/airlock/internal/testutil"
 )
 
 // The tests play the vendor with package format and the fixture vendor key
@@ -40,17 +40,7 @@ type env struct {
 	host   map[string]string // raw identifiers of the simulated machine
 }
 
-func fixtureKey(t testing.TB, name string) *format.PrivateKey {
-	b, err := os.ReadFile(filepath.Join("..", "format", "testdata", "keys", name+".sec.asc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := format.ParsePrivateKey(b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func fixtureKey(t testing.TB, name string) *format.PrivateKey { return testutil.FixtureKey(t, name) }
 
 func newEnv(t testing.TB) *env {
 	e := &env{t: t, clock: &testClock{now: t0}, vendor: fixtureKey(t, "vendor"),
@@ -103,23 +93,7 @@ func (e *env) request(s *Store) *Request {
 // response; edit may change the response before signing.
 func (e *env) respond(req []byte, edit func(*format.Response)) []byte {
 	e.t.Helper()
-	now := e.clock.Now()
-	a, r, err := format.VerifyRequest(req, now)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	id, _ := format.NewID(rand.Reader)
-	fp := r.Fingerprint
-	fp.Threshold = format.DefaultThreshold(len(fp.Components))
-	resp := &format.Response{
-		LicenseID: id, RequestID: r.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
-		Product: r.Product, Versions: []int{9}, Licensee: r.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(),
-		Fingerprint: fp, Features: []string{"workflow", "dataflow"}, Limits: format.Limits{Clients: 2},
-	}
-	if edit != nil {
-		edit(resp)
-	}
-	msg, err := format.Sign(e.vendor, resp, now)
+	msg, err := testutil.Respond(e.vendor, req, e.clock.Now(), edit)
 	if err != nil {
 		e.t.Fatal(err)
 	}

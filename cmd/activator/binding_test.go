@@ -35,23 +35,12 @@ func newCLIEnv(t *testing.T) *cliEnv {
 		t.Fatal(err)
 	}
 	copyFile(t, self, bin, 0o755)
-	key, err := loadVendorFrom(vendorKeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testutil.FixtureKey(t, "vendor")
 	os.WriteFile(filepath.Join(dir, "vendor.asc"), key.Public().Armor(), 0o644)
 	e := &cliEnv{t: t, dir: dir, bin: bin}
 	e.baseEnv = append(os.Environ(), "ACTIVATOR_VENDOR_KEY="+filepath.Join(dir, "vendor.asc"),
-		"ACTIVATOR_PRODUCT=astera", "ACTIVATOR_PRODUCT_VERSION=9.1.0", "AIRLOCK_TEST_VENDOR_KEY="+vendorKeyFile)
+		"ACTIVATOR_PRODUCT=astera", "ACTIVATOR_PRODUCT_VERSION=9.1.0")
 	return e
-}
-
-func loadVendorFrom(path string) (*format.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return format.ParsePrivateKey(b, nil)
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
@@ -89,10 +78,7 @@ func (e *cliEnv) must(args ...string) string {
 }
 
 func (e *cliEnv) respond(req, out string) {
-	key, err := loadVendorFrom(vendorKeyFile)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	key := testutil.FixtureKey(e.t, "vendor")
 	if err := vendorDo(key, "respond", []string{filepath.Join(e.dir, req)}, filepath.Join(e.dir, out), "dataflow,workflow", 2, "9", ""); err != nil {
 		e.t.Fatal(err)
 	}

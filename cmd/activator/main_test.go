@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,25 +15,16 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/testutil"
 )
 
 // The scripts in testdata/script drive the real activator command. The
-// vendor's side is played by the `vendor` command below, which signs with
-// package format and the fixture vendor key of format's test vectors (TEST
-// ONLY) until the issuer tool exists.
-
-var vendorKeyFile string
+// vendor's side is played by the small `vendor` command below, which signs
+// with package format and the fixture vendor key of format's test vectors
+// (TEST ONLY), so that these tests need nothing of the issuer; e2e/ drives
+// the two real tools together.
 
 func TestMain(m *testing.M) {
-	// Subprocesses run in the script's work directory and inherit the
-	// variable; only the test process itself resolves the path.
-	if os.Getenv("AIRLOCK_TEST_VENDOR_KEY") == "" {
-		abs, err := filepath.Abs(filepath.Join("..", "..", "format", "testdata", "keys", "vendor.sec.asc"))
-		if err != nil {
-			panic(err)
-		}
-		vendorKeyFile = abs
-	}
 	testscript.Main(m, map[string]func(){
 		"activator": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 		"vendor":    func() { os.Exit(vendorMain(os.Args[1:])) },
@@ -68,10 +58,6 @@ func TestScripts(t *testing.T) {
 				}
 			},
 		},
-		Setup: func(e *testscript.Env) error {
-			e.Setenv("AIRLOCK_TEST_VENDOR_KEY", vendorKeyFile)
-			return nil
-		},
 	})
 }
 
@@ -96,7 +82,7 @@ func vendorMain(args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	key, err := loadVendor()
+	key, err := testutil.LoadFixtureKey("vendor")
 	if err == nil {
 		err = vendorDo(key, cmd, fs.Args(), *out, *features, *clients, *versions, *notAfter)
 	}
@@ -123,14 +109,6 @@ func toQRText(path string) error {
 	return os.WriteFile(path, []byte(format.EncodeQRText(bin)+"\n"), 0o644)
 }
 
-func loadVendor() (*format.PrivateKey, error) {
-	b, err := os.ReadFile(os.Getenv("AIRLOCK_TEST_VENDOR_KEY"))
-	if err != nil {
-		return nil, err
-	}
-	return format.ParsePrivateKey(b, nil)
-}
-
 func vendorDo(key *format.PrivateKey, cmd string, args []string, out, features string, clients int, versions, notAfter string) error {
 	now := time.Now()
 	var data []byte
@@ -142,32 +120,25 @@ func vendorDo(key *format.PrivateKey, cmd string, args []string, out, features s
 		if err != nil {
 			return err
 		}
-		a, r, err := format.VerifyRequest(in, now)
-		if err != nil {
-			return err
-		}
-		id, _ := format.NewID(rand.Reader)
-		fp := r.Fingerprint
-		fp.Threshold = format.DefaultThreshold(len(fp.Components))
 		var vs []int
 		for _, v := range strings.Split(versions, ",") {
 			n, _ := strconv.Atoi(v)
 			vs = append(vs, n)
 		}
-		resp := &format.Response{
-			LicenseID: id, RequestID: r.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
-			Product: r.Product, Versions: vs, Licensee: r.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(),
-			Fingerprint: fp, Features: strings.Split(features, ","), Limits: format.Limits{Clients: clients},
-		}
+		var end *format.Time
 		if notAfter != "" {
 			t, err := time.Parse(time.RFC3339, notAfter)
 			if err != nil {
 				return err
 			}
 			na := format.NewTime(t)
-			resp.NotAfter = &na
+			end = &na
 		}
-		msg, err := format.Sign(key, resp, now)
+		var id format.ID
+		msg, err := testutil.Respond(key, in, now, func(r *format.Response) {
+			r.Versions, r.Features, r.Limits.Clients, r.NotAfter = vs, strings.Split(features, ","), clients, end
+			id = r.LicenseID
+		})
 		if err != nil {
 			return err
 		}

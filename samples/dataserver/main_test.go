@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,22 +10,13 @@ import (
 
 	"github.com/airlock-license/airlock/activator"
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/testutil"
 )
 
 // The sample server under its licence: seats, features, and the
 // disconnection that makes an upgrade take effect.
 
-func vendor(t *testing.T) *format.PrivateKey {
-	b, err := os.ReadFile(filepath.Join("..", "..", "format", "testdata", "keys", "vendor.sec.asc")) // TEST ONLY
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := format.ParsePrivateKey(b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func vendor(t *testing.T) *format.PrivateKey { return testutil.FixtureKey(t, "vendor") } // TEST ONLY
 
 // licence requests, signs (as the desk would) and imports a licence.
 func licence(t *testing.T, cfg activator.Config, v *format.PrivateKey, features []string, clients int) {
@@ -40,14 +29,7 @@ func licence(t *testing.T, cfg activator.Config, v *format.PrivateKey, features 
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	a, r, _ := format.VerifyRequest(req.Binary, now)
-	id, _ := format.NewID(rand.Reader)
-	fp := r.Fingerprint
-	fp.Threshold = format.DefaultThreshold(len(fp.Components))
-	msg, err := format.Sign(v, &format.Response{LicenseID: id, RequestID: r.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
-		Product: "astera", Versions: []int{9}, Licensee: r.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(), Fingerprint: fp,
-		Features: features, Limits: format.Limits{Clients: clients}}, now)
+	msg, err := testutil.Respond(v, req.Binary, time.Now(), func(r *format.Response) { r.Features, r.Limits.Clients = features, clients })
 	if err != nil {
 		t.Fatal(err)
 	}
