@@ -100,6 +100,17 @@ func (e *env) respond(req []byte, edit func(*format.Response)) []byte {
 	return format.Armor(msg, format.KindResponse)
 }
 
+// importUntil requests a licence, has the vendor sign it valid until end,
+// imports it, and returns the response.
+func (e *env) importUntil(s *Store, end format.Time) []byte {
+	e.t.Helper()
+	resp := e.respond(e.request(s).Binary, func(r *format.Response) { r.NotAfter = &end })
+	if _, err := s.Import(resp); err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
 func TestRequestImportStatus(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
@@ -335,11 +346,8 @@ func TestRevocations(t *testing.T) {
 func TestClockSetBackSuspends(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
-	req := e.request(s)
 	end := format.NewTime(t0.AddDate(0, 1, 0))
-	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
-		t.Fatal(err)
-	}
+	e.importUntil(s, end)
 	e.clock.Set(t0.Add(-23 * time.Hour)) // within the tolerance: still active
 	if st, _ := s.Status(); st.State != StateActive {
 		t.Fatalf("clock 23h behind: %+v", st)
@@ -459,11 +467,8 @@ func BenchmarkEnabled(b *testing.B) {
 func TestExpiryWhileRunning(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
-	req := e.request(s)
 	end := format.NewTime(t0.Add(2 * time.Hour))
-	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
-		t.Fatal(err)
-	}
+	e.importUntil(s, end)
 	s.Close()
 	lic, err := Open(e.cfg)
 	if err != nil {
@@ -574,11 +579,8 @@ func BenchmarkImport(b *testing.B) {
 func TestClockBackAfterReadsOnly(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
-	req := e.request(s)
 	end := format.NewTime(t0.AddDate(0, 0, 30))
-	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
-		t.Fatal(err)
-	}
+	e.importUntil(s, end)
 	e.clock.Set(t0.AddDate(0, 0, 29))
 	if st, _ := s.Status(); st.State != StateActive {
 		t.Fatalf("day 29: %s", st.State)
@@ -600,11 +602,8 @@ func TestClockBackAfterReadsOnly(t *testing.T) {
 func TestExpiryWhileStoreLocked(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
-	req := e.request(s)
 	end := format.NewTime(t0.Add(time.Hour))
-	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
-		t.Fatal(err)
-	}
+	e.importUntil(s, end)
 	s.Close()
 	lic, _ := Open(e.cfg)
 	defer lic.Close()
@@ -620,11 +619,8 @@ func TestExpiryWhileStoreLocked(t *testing.T) {
 func TestWatcherNoticesClockBack(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
-	req := e.request(s)
 	end := format.NewTime(t0.AddDate(0, 1, 0))
-	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
-		t.Fatal(err)
-	}
+	e.importUntil(s, end)
 	s.Close()
 	lic, _ := Open(e.cfg)
 	defer lic.Close()

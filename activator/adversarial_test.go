@@ -23,11 +23,8 @@ import (
 func activeEnv(t *testing.T) (*env, *Snapshot) {
 	e := newEnv(t)
 	s := e.store()
-	req := e.request(s)
 	end := format.NewTime(t0.AddDate(0, 1, 0))
-	if _, err := s.Import(e.respond(req.Binary, func(r *format.Response) { r.NotAfter = &end })); err != nil {
-		t.Fatal(err)
-	}
+	e.importUntil(s, end)
 	st, err := s.Status()
 	if err != nil || !st.Active() {
 		t.Fatalf("setup: %v %+v", err, st)
