@@ -171,16 +171,7 @@ func TestInteropGPGVerifiesOurSignature(t *testing.T) {
 	interopMust(t, env, dir, gpg, "--batch", "--import", keyFile)
 
 	tampered := interopFlipPayloadByte(t, bin, payload)
-	files := []struct {
-		name string
-		data []byte
-		good bool
-	}{
-		{"response.lic", format.Armor(bin, format.KindResponse), true},
-		{"response.bin", bin, true},
-		{"tampered.lic", format.Armor(tampered, format.KindResponse), false},
-		{"tampered.bin", tampered, false},
-	}
+	files := interopFiles(bin, tampered)
 	for _, f := range files {
 		t.Run(f.name, func(t *testing.T) {
 			path := interopWrite(t, dir, f.name, f.data)
@@ -233,16 +224,7 @@ func TestInteropSequoiaVerifiesOurSignature(t *testing.T) {
 	keyFile := interopWrite(t, dir, "vendor.asc", key.Public().Armor())
 
 	tampered := interopFlipPayloadByte(t, bin, payload)
-	files := []struct {
-		name string
-		data []byte
-		good bool
-	}{
-		{"response.lic", format.Armor(bin, format.KindResponse), true},
-		{"response.bin", bin, true},
-		{"tampered.lic", format.Armor(tampered, format.KindResponse), false},
-		{"tampered.bin", tampered, false},
-	}
+	files := interopFiles(bin, tampered)
 	for _, f := range files {
 		t.Run(f.name, func(t *testing.T) {
 			path := interopWrite(t, dir, f.name, f.data)
@@ -456,5 +438,23 @@ func TestInteropSequoiaSignedMessageVerifies(t *testing.T) {
 				interopExpect(t, msg, other, format.ErrUnknownSigner, "", nil)
 			}
 		})
+	}
+}
+
+// interopFile is one file an outside tool is asked to verify.
+type interopFile struct {
+	name string
+	data []byte
+	good bool
+}
+
+// interopFiles returns a signed message and a tampered copy, each armored
+// and binary.
+func interopFiles(bin, tampered []byte) []interopFile {
+	return []interopFile{
+		{"response.lic", format.Armor(bin, format.KindResponse), true},
+		{"response.bin", bin, true},
+		{"tampered.lic", format.Armor(tampered, format.KindResponse), false},
+		{"tampered.bin", tampered, false},
 	}
 }
