@@ -142,10 +142,6 @@ func Verify(input []byte, opts VerifyOptions) (*Artifact, error) {
 	if len(opts.Kinds) == 0 || opts.Now.IsZero() {
 		return nil, fmt.Errorf("format: verify: the expected kinds and the trusted time are required")
 	}
-	skew := opts.Skew
-	if skew == 0 {
-		skew = DefaultSkew
-	}
 	bin, enc, err := Decode(input)
 	if err != nil {
 		return nil, err
@@ -153,6 +149,16 @@ func Verify(input []byte, opts VerifyOptions) (*Artifact, error) {
 	m, err := parseStructure(bin)
 	if err != nil {
 		return nil, err
+	}
+	return verifyParsed(m, enc, opts)
+}
+
+// verifyParsed is Verify after the message's encoding and structure have
+// been read.
+func verifyParsed(m *signedMessage, enc Encoding, opts VerifyOptions) (*Artifact, error) {
+	skew := opts.Skew
+	if skew == 0 {
+		skew = DefaultSkew
 	}
 	key := opts.Keys.byIssuer(m.sig.IssuerFingerprint, *m.sig.IssuerKeyId)
 	if key == nil {
@@ -342,7 +348,7 @@ func DecodeUnverified(input []byte) (*Artifact, error) {
 // request proves possession of that key, and the vendor later binds the
 // licence to it. now is the verifier's clock.
 func VerifyRequest(input []byte, now time.Time) (*Artifact, *Request, error) {
-	bin, _, err := Decode(input)
+	bin, enc, err := Decode(input)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -357,7 +363,7 @@ func VerifyRequest(input []byte, now time.Time) (*Artifact, *Request, error) {
 	if kind != KindRequest {
 		return nil, nil, &WrongKindError{Got: kind, Want: []Kind{KindRequest}}
 	}
-	p, err := DecodePayload(m.literal)
+	p, err := decodeKind(m.literal, kind)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -365,7 +371,10 @@ func VerifyRequest(input []byte, now time.Time) (*Artifact, *Request, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := Verify(input, VerifyOptions{Keys: NewKeySet(hk), Kinds: []Kind{KindRequest}, Now: now})
+	if now.IsZero() {
+		return nil, nil, fmt.Errorf("format: verify: the trusted time is required")
+	}
+	a, err := verifyParsed(m, enc, VerifyOptions{Keys: NewKeySet(hk), Kinds: []Kind{KindRequest}, Now: now})
 	if err != nil {
 		return nil, nil, err
 	}
