@@ -317,13 +317,37 @@ func joinInts(v []int) string {
 
 // recordTime keeps the highest time seen current when it lags the clock by
 // more than every, so that a clock wound back is noticed even on a host
-// that only reads (status, the running product). Failures are ignored: a
-// reader without write access still judges by what is recorded.
-func recordTime(d *kv.DB, st *storeState, now time.Time, every time.Duration) {
+// that only reads (status, the running product). It reports false when a
+// record was due but could not be written (a read-only store).
+func recordTime(d *kv.DB, st *storeState, now time.Time, every time.Duration) bool {
 	if now.Sub(st.maxTime) < every {
+		return true
+	}
+	if d.Update(func(txn *badger.Txn) error { return setMaxTime(txn, st, now) }) != nil {
+		return false
+	}
+	st.maxTime = now
+	return true
+}
+
+// writeTimeSeen opens the store for writing just long enough to record now
+// as the highest time seen, if it is later. Failures are ignored: the
+// record only helps later checks.
+func writeTimeSeen(cfg *Config, now time.Time, wait time.Duration) {
+	d, err := kv.Open(cfg.Dir, false, wait, cfg.logger(), cfg.command())
+	if err != nil {
 		return
 	}
-	if d.Update(func(txn *badger.Txn) error { return setMaxTime(txn, st, now) }) == nil {
-		st.maxTime = now
-	}
+	defer d.Close()
+	d.Update(func(txn *badger.Txn) error {
+		v, err := get(txn, keyMaxTime)
+		if err != nil {
+			return err
+		}
+		var st storeState
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			st.maxTime = time.Unix(n, 0)
+		}
+		return setMaxTime(txn, &st, now)
+	})
 }

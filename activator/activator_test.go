@@ -764,3 +764,27 @@ func BenchmarkOpenHistory(b *testing.B) {
 		})
 	}
 }
+
+// A read-only store (activator status, check) records the time it saw when
+// it closes.
+func TestReadOnlyStatusRecordsTime(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	e.importUntil(s, format.NewTime(t0.AddDate(0, 0, 30)))
+	s.Close()
+	e.clock.Set(t0.AddDate(0, 0, 29))
+	r, err := OpenStoreReadOnly(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.Status(); st.State != StateActive {
+		t.Fatalf("day 29: %s", st.State)
+	}
+	r.Close()
+	e.clock.Set(t0.AddDate(0, 0, 2))
+	r, _ = OpenStoreReadOnly(e.cfg)
+	defer r.Close()
+	if st, _ := r.Status(); st.State != StateSuspended {
+		t.Fatalf("clock wound back after a read-only status: %s", st.State)
+	}
+}

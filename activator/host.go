@@ -21,6 +21,9 @@ import (
 type Store struct {
 	cfg Config
 	db  *kv.DB
+	// timeDue is a time seen that a read-only store could not record;
+	// Close records it through a short write.
+	timeDue time.Time
 }
 
 // OpenStore opens the store for a command. With create set (a request), a
@@ -37,8 +40,8 @@ func OpenStore(cfg Config, create bool) (*Store, error) {
 }
 
 // OpenStoreReadOnly opens the store for Status alone, cheaply and shared
-// with other readers (activator check). It does not record the time seen;
-// writes through it fail.
+// with other readers (activator status, check). Writes through it fail;
+// Close records the time Status saw, through a short write of its own.
 func OpenStoreReadOnly(cfg Config) (*Store, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -50,8 +53,15 @@ func OpenStoreReadOnly(cfg Config) (*Store, error) {
 	return &Store{cfg: cfg, db: d}, nil
 }
 
-// Close releases the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close releases the store, and records the time Status saw if the store
+// was opened read-only.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if !s.timeDue.IsZero() {
+		writeTimeSeen(&s.cfg, s.timeDue, time.Second)
+	}
+	return err
+}
 
 // state reads everything (what an import needs); lightState only what
 // evaluating the licence needs.
@@ -79,7 +89,9 @@ func (s *Store) Status() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	recordTime(s.db, st, s.cfg.now(), time.Minute)
+	if now := s.cfg.now(); !recordTime(s.db, st, now, time.Minute) {
+		s.timeDue = now
+	}
 	return evaluate(&s.cfg, st, s.cfg.host()), nil
 }
 
@@ -447,18 +459,3 @@ func (s *Store) Receipt(id format.ID) ([]byte, error) {
 	return b, nil
 }
 
-// RecordTimeSeen records the clock in the store when the highest time seen
-// lags it by a minute or more, so that a clock wound back later is noticed.
-// Commands that only read (status) call it after closing their read-only
-// store; failures are ignored, as the record is a hint for later checks.
-func RecordTimeSeen(cfg Config) {
-	d, err := kv.Open(cfg.Dir, false, time.Second, cfg.logger(), cfg.command())
-	if err != nil {
-		return
-	}
-	defer d.Close()
-	var st *storeState
-	if d.View(func(txn *badger.Txn) (err error) { st, err = loadState(txn, false); return }) == nil {
-		recordTime(d, st, cfg.now(), time.Minute)
-	}
-}

@@ -95,11 +95,7 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	})
 	d.Close()
 	if err == nil && now.Sub(st.maxTime) >= time.Hour {
-		// Record the time seen (hourly), through a short write.
-		if w, werr := kv.Open(l.cfg.Dir, false, wait, l.cfg.logger(), l.cfg.command()); werr == nil {
-			recordTime(w, st, now, time.Hour)
-			w.Close()
-		}
+		writeTimeSeen(&l.cfg, now, wait) // hourly, through a short write
 	}
 	if err != nil {
 		return nil, fmt.Errorf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err)

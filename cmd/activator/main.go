@@ -363,13 +363,9 @@ func status(c *cli.Context) (activator.Config, *activator.Snapshot, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	// A read-only open is several times cheaper, writes nothing (so it
-	// works on a full disk), and is shared with other readers; status then
-	// records the time seen through a short write of its own.
+	// A read-only open is several times cheaper, writes nothing while it
+	// reads (so it works on a full disk), and is shared with other readers.
 	s, err := activator.OpenStoreReadOnly(cfg)
-	if err == nil && c.Command.Name == "status" {
-		defer activator.RecordTimeSeen(cfg)
-	}
 	if errors.Is(err, activator.ErrNoStore) {
 		return cfg, &activator.Snapshot{State: activator.StateInactive, Features: []string{}, Licenses: []activator.LicenseInfo{},
 			Problems: []string{"no licence store at " + cfg.Dir + "; run activator request"}}, nil
