@@ -458,4 +458,3 @@ func (s *Store) Receipt(id format.ID) ([]byte, error) {
 	}
 	return b, nil
 }
-
