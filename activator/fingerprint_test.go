@@ -405,6 +405,7 @@ func TestFingerprintRootDisk(t *testing.T) {
 		{0x01021994, [2]int32{1, 2}, "", "tmpfs"},
 		{0x794c7630, [2]int32{1, 2}, "", "overlayfs"},
 		{0x73717368, [2]int32{1, 2}, "", "squashfs"},
+		{0x58465342, [2]int32{0xfd00, 0}, "", "XFS, whose id is the device number"},
 	} {
 		raw, reason := rootFSValue(tc.typ, tc.fsid)
 		if raw != tc.raw || !strings.Contains(reason, tc.reason) || (tc.reason == "") != (reason == "") {
