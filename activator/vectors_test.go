@@ -63,5 +63,8 @@ func TestFormatVectorsThroughImport(t *testing.T) {
 	if storeDump(t, s) != before {
 		t.Fatal("a refused vector changed the store")
 	}
+	if n < 20 {
+		t.Fatalf("only %d response vectors found", n)
+	}
 	t.Logf("%d response vectors imported", n)
 }
