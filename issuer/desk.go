@@ -25,6 +25,7 @@ import (
 //	pkact/<key>/<license_id> index: the live activations of a product key
 //	pkfp/<key>/<component>=<value>/<license_id> index: their fingerprints
 //	pkcount/<key>           the number of those live activations (decimal)
+//	revoked/<license_id>    index: the revoked licences (the reason)
 //	req/<request digest>    the licence issued for a request (license_id)
 //	revserial               the serial of the last revocation list issued
 //	revdirty                set when a revocation came after that list
@@ -38,6 +39,7 @@ const (
 	prefixPKAct   = "pkact/"
 	prefixPKFP    = "pkfp/"
 	prefixPKCount = "pkcount/"
+	prefixRevoked = "revoked/"
 	prefixReq     = "req/"
 	keyRevSerial  = "revserial"
 	keyRevDirty   = "revdirty"

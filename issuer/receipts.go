@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -94,29 +95,29 @@ func (d *Desk) Revoke(id format.ID, reason string) error {
 		if act.Revoked != nil {
 			return nil
 		}
-		n := 0
-		if err := kv.Scan(txn, prefixAct, func(key string, _ []byte) error {
-			a := new(Activation)
-			if _, err := getJSON(txn, key, a); err != nil {
-				return err
-			}
-			if a.Revoked != nil {
-				n++
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if n >= format.MaxRevoked {
-			return refuse(ErrTooManyRevoked, fmt.Sprintf("%d licences are revoked already, the most one list carries; revoke product keys instead (issuer keys revoke)", n))
-		}
-		t := d.cfg.now()
-		act.Revoked, act.RevokeReason = &t, reason
-		if err := setJSON(txn, prefixAct+string(id), act); err != nil {
-			return err
-		}
-		return txn.Set([]byte(keyRevDirty), []byte("1"))
+		return markRevoked(txn, act, reason, d.cfg.now())
 	})
+}
+
+// markRevoked revokes act: recorded in the activation and in the index
+// revoked/<license_id> that revocation lists are made from, within the
+// bound of one list.
+func markRevoked(txn *badger.Txn, act *Activation, reason string, now time.Time) error {
+	n := 0
+	if err := kv.ScanKeys(txn, prefixRevoked, func(string) error { n++; return nil }); err != nil {
+		return err
+	}
+	if n >= format.MaxRevoked {
+		return refuse(ErrTooManyRevoked, fmt.Sprintf("%d licences are revoked already, the most one list carries; revoke product keys instead (issuer keys revoke)", n))
+	}
+	act.Revoked, act.RevokeReason = &now, reason
+	if err := setJSON(txn, prefixAct+string(act.LicenseID), act); err != nil {
+		return err
+	}
+	if err := txn.Set([]byte(prefixRevoked+string(act.LicenseID)), []byte(reason)); err != nil {
+		return err
+	}
+	return txn.Set([]byte(keyRevDirty), []byte("1"))
 }
 
 // Revocations signs the list of every revoked licence. Its serial grows
@@ -152,14 +153,8 @@ func (d *Desk) Revocations() ([]byte, uint64, error) {
 		}
 		serial++
 		list := &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: []format.Revoked{}}
-		err = kv.Scan(txn, prefixAct, func(key string, val []byte) error {
-			act := new(Activation)
-			if _, err := getJSON(txn, key, act); err != nil {
-				return err
-			}
-			if act.Revoked != nil {
-				list.Revoked = append(list.Revoked, format.Revoked{LicenseID: act.LicenseID, Reason: act.RevokeReason})
-			}
+		err = kv.Scan(txn, prefixRevoked, func(key string, reason []byte) error {
+			list.Revoked = append(list.Revoked, format.Revoked{LicenseID: format.ID(key[len(prefixRevoked):]), Reason: string(reason)})
 			return nil
 		})
 		if err != nil {

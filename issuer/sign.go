@@ -294,13 +294,11 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		act.Origin = replaced.Origin
 		// The replaced licence may live on in an old copy of the host's
 		// store: it goes on the next revocation list.
+		// (A full revocation list does not stop the reinstall: the old
+		// licence then stays valid on an old copy of the store.)
 		replaced.SupersededBy = id
-		if replaced.Revoked == nil {
-			t := now
-			replaced.Revoked, replaced.RevokeReason = &t, "replaced by reinstall "+string(id)
-			if err := txn.Set([]byte(keyRevDirty), []byte("1")); err != nil {
-				return nil, err
-			}
+		if err := markRevoked(txn, replaced, "replaced by reinstall "+string(id), now); err != nil && !errors.Is(err, ErrTooManyRevoked) {
+			return nil, err
 		}
 		if err := setJSON(txn, prefixAct+string(replaced.LicenseID), replaced); err != nil {
 			return nil, err
