@@ -105,85 +105,6 @@ func (c *Config) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// storeState is everything read from the store, not yet trusted.
-type storeState struct {
-	hostKey     []byte
-	requests    map[format.ID][]byte // pending and consumed requests, as signed
-	consumed    map[format.ID]bool
-	responses   map[format.ID][]byte // license_id -> response as signed
-	active      map[string]format.ID // product -> license_id
-	deactivated map[format.ID]bool
-	revocations []byte
-	maxTime     time.Time
-}
-
-// loadState reads the store. Evaluating the licence needs only the active
-// responses; full also reads every request and response, as an import
-// does, so that a long history does not slow a product's start.
-func loadState(txn *badger.Txn, full bool) (*storeState, error) {
-	st := &storeState{
-		requests: map[format.ID][]byte{}, consumed: map[format.ID]bool{},
-		responses: map[format.ID][]byte{}, active: map[string]format.ID{}, deactivated: map[format.ID]bool{},
-	}
-	var err error
-	if st.hostKey, err = get(txn, keyHostKey); err != nil {
-		return nil, err
-	}
-	if st.revocations, err = get(txn, keyRevocations); err != nil {
-		return nil, err
-	}
-	if v, err := get(txn, keyMaxTime); err != nil {
-		return nil, err
-	} else if v != nil {
-		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			st.maxTime = time.Unix(n, 0).UTC()
-		}
-	}
-	scans := []struct {
-		prefix string
-		fn     func(k string, v []byte)
-	}{
-		{prefixConsumed, func(k string, v []byte) { st.consumed[format.ID(k)] = true }},
-		{prefixActive, func(k string, v []byte) { st.active[k] = format.ID(v) }},
-		{prefixDeact, func(k string, v []byte) { st.deactivated[format.ID(k)] = true }},
-	}
-	if full {
-		scans = append(scans,
-			struct {
-				prefix string
-				fn     func(k string, v []byte)
-			}{prefixPending, func(k string, v []byte) { st.requests[format.ID(k)] = v }},
-			struct {
-				prefix string
-				fn     func(k string, v []byte)
-			}{prefixResponse, func(k string, v []byte) { st.responses[format.ID(k)] = v }})
-	}
-	for _, s := range scans {
-		err := scan(txn, s.prefix, func(key string, val []byte) error {
-			s.fn(strings.TrimPrefix(key, s.prefix), val)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	if !full {
-		for _, id := range st.active {
-			v, err := get(txn, prefixResponse+string(id))
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				st.responses[id] = v
-			}
-		}
-	}
-	return st, nil
-}
-
-// prefixConsumed marks a request whose response was imported.
-const prefixConsumed = "consumed/"
-
 // trustedTime is the later of the wall clock and the highest time the
 // store has seen, and whether the clock is set back past the tolerance.
 func trustedTime(cfg *Config, st *storeState) (now time.Time, setBack time.Duration) {
@@ -197,57 +118,30 @@ func trustedTime(cfg *Config, st *storeState) (now time.Time, setBack time.Durat
 	return wall, 0
 }
 
-// hostKey parses the stored host key.
-func (st *storeState) hostPublic() (*format.PrivateKey, error) {
-	if st.hostKey == nil {
-		return nil, nil
-	}
-	k, err := format.ParsePrivateKey(st.hostKey, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: host key unreadable (%v)", ErrStoreDamaged, err)
-	}
-	return k, nil
-}
-
-// verifiedRevocations returns the stored revocation list if it verifies.
-func (st *storeState) verifiedRevocations(cfg *Config, now time.Time) *format.Revocations {
-	if st.revocations == nil {
-		return nil
-	}
-	a, err := format.Verify(st.revocations, format.VerifyOptions{Keys: cfg.VendorKeys, Kinds: []format.Kind{format.KindRevocations}, Now: now})
-	if err != nil {
-		return nil
-	}
-	return a.Payload.(*format.Revocations)
-}
-
 // evaluate decides the licence state from the store's contents, trusting
-// nothing that does not verify now: each check that fails locks the
-// licence and says why in Problems.
+// nothing that does not verify now under cfg.VendorKeys: each check that
+// fails locks the licence and says why in Problems.
 func evaluate(cfg *Config, st *storeState, host *HostFingerprint) *Snapshot {
 	now, setBack := trustedTime(cfg, st)
-	id, ok := st.active[cfg.Product]
-	if !ok {
+	v := newView(cfg, st, now)
+	l := v.active()
+	if l == nil {
+		if n := v.ignored(); n > 0 {
+			return inactive(now, fmt.Sprintf("%d stored licence(s) do not verify with this product's vendor keys (signed by another key, or altered) and are ignored; request a new licence if this host should be licensed", n))
+		}
 		return inactive(now)
 	}
-	raw := st.responses[id]
-	if raw == nil {
-		return inactive(now, fmt.Sprintf("the store names licence %s as active but does not hold it; import the response again", id))
-	}
-	resp, problem := checkStoredResponse(cfg, st, raw, now, host)
-	if problem != "" {
+	resp := l.resp
+	if problem := checkStored(cfg, st, resp, host); problem != "" {
 		return inactive(now, problem)
 	}
 	info := licenseInfo(resp, StateActive)
 	snap := &Snapshot{State: StateActive, Licenses: []LicenseInfo{info}, Problems: []string{}, Checked: now, features: map[string]struct{}{}}
-	revs := st.verifiedRevocations(cfg, now)
-	switch {
-	case st.deactivated[id]:
-		snap.State = StateInactive
-		snap.Problems = append(snap.Problems, "the active licence was deactivated; import a new response")
-	case revs != nil && revs.Contains(id):
+	revoked, _ := v.revocations()
+	switch serial, isRevoked := revoked[l.id]; {
+	case isRevoked:
 		snap.State = StateRevoked
-		snap.Problems = append(snap.Problems, fmt.Sprintf("licence %s was revoked by the vendor (list %d); contact your vendor", id, revs.Serial))
+		snap.Problems = append(snap.Problems, fmt.Sprintf("licence %s was revoked by the vendor (list %d); contact your vendor", l.id, serial))
 	case resp.NotAfter != nil && !now.Before(resp.NotAfter.Time):
 		snap.State = StateExpired
 		snap.Problems = append(snap.Problems, fmt.Sprintf("licence expired at %s; ask your vendor for a renewal", resp.NotAfter))
@@ -271,22 +165,18 @@ func evaluate(cfg *Config, st *storeState, host *HostFingerprint) *Snapshot {
 	return snap
 }
 
-// checkStoredResponse re-verifies a stored response and its binding to
-// this host; it returns a problem line when any check fails.
-func checkStoredResponse(cfg *Config, st *storeState, raw []byte, now time.Time, host *HostFingerprint) (*format.Response, string) {
-	a, err := format.Verify(raw, format.VerifyOptions{Keys: cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse}, Now: now})
-	if err != nil {
-		return nil, "the stored licence does not verify (" + err.Error() + "); import the response again"
-	}
-	resp := a.Payload.(*format.Response)
+// checkStored checks the binding of a verified stored licence to this
+// store's host key and this machine; it returns a problem line when one
+// fails.
+func checkStored(cfg *Config, st *storeState, resp *format.Response, host *HostFingerprint) string {
 	hk, err := st.hostPublic()
 	if err != nil || hk == nil || hk.Fingerprint() != resp.HostKeyFingerprint {
-		return nil, "the stored licence belongs to another host key; request a new licence on this host"
+		return "the stored licence belongs to another host key; request a new licence on this host"
 	}
 	if err := checkBinding(cfg, resp, host); err != nil {
-		return nil, err.Error()
+		return err.Error()
 	}
-	return resp, ""
+	return ""
 }
 
 // checkBinding checks what a response says about the running product and

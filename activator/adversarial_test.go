@@ -177,7 +177,7 @@ func TestForeignResponsePlanted(t *testing.T) {
 	}
 	d.Update(func(txn *badger.Txn) error {
 		txn.Set([]byte(prefixResponse+string(id)), a.Binary)
-		return txn.Set([]byte(prefixActive+"astera"), []byte(id))
+		return setJSON(txn, prefixImported+string(id), importRecord{Seq: 1 << 40, Time: t0})
 	})
 	d.Close()
 	s := e.store()
@@ -279,7 +279,7 @@ func TestFutureResponse(t *testing.T) {
 	e.clock.Set(t0.Add(3 * time.Hour)) // the vendor's clock
 	resp := e.respond(req.Binary, nil)
 	e.clock.Set(t0) // the host's
-	_, err := s.Import(resp)
+	_, err := s.Import(resp, ImportOptions{})
 	if !errors.Is(err, format.ErrClockBehind) || !strings.Contains(err.Error(), "host clock is behind by 3h0m0s") {
 		t.Fatalf("response from the future: %v", err)
 	}
@@ -310,7 +310,7 @@ func TestVendorKeyExpiryByTrustedTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(msg); err != nil {
+	if _, err := s.Import(msg, ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Set(t0.Add(72 * time.Hour)) // past the key's expiry
@@ -335,7 +335,7 @@ func TestImportBitFlips(t *testing.T) {
 	for i := 0; i < len(a.Binary)*8; i += 13 {
 		b := bytes.Clone(a.Binary)
 		b[i/8] ^= 1 << (i % 8)
-		if _, err := s.Import(b); err == nil {
+		if _, err := s.Import(b, ImportOptions{}); err == nil {
 			t.Fatalf("bit %d flipped: imported", i)
 		}
 	}
@@ -360,7 +360,7 @@ func FuzzImport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		st, _ := s.state()
 		before := len(st.responses)
-		if _, err := s.Import(in); err == nil {
+		if _, err := s.Import(in, ImportOptions{}); err == nil {
 			return
 		}
 		st, _ = s.state()

@@ -19,22 +19,58 @@
 //
 // The only trust anchor is Config.VendorKeys, the vendor public keys the
 // product embeds. Nothing read from the store is trusted: every Open,
-// Status and reload re-verifies the stored response's signature, that it
-// is bound to this store's host key, to this machine's fingerprint, to the
-// product and its major version, and that it is valid at the trusted time
-// (the later of the clock and the highest time the store has seen).
-// Editing the store can lock a licence, or bring back one the vendor once
-// signed for this host and machine (undo a deactivation, drop a revocation
-// list, rewind the highest time seen): the host's own records are in its
-// admin's hands. It cannot create a licence, or move one to another
-// machine.
+// Status and reload re-verifies the stored responses' signatures, that the
+// licence in force is bound to this store's host key, to this machine's
+// fingerprint, to the product and its major version, and that it is valid
+// at the trusted time (the later of the clock and the highest time the
+// store has seen).
+//
+// The store is a log, not a set of decisions: which licence is in force,
+// which requests are still open and which licences are revoked are worked
+// out at every load from the artifacts that verify under the reader's
+// keys. A development build given another key (or a store edited by hand)
+// can add licences, deactivations and revocation lists that only that key
+// verifies; the product does not see them, nor anything they did: the
+// licence they "replaced" stays in force, the requests their deactivation
+// "ended" stay open, their revocation list revokes nothing and hides no
+// genuine one. The records that are not signed (the order of imports and
+// requests, replacements, deactivations) can only end a licence that
+// verifies, never make one. Editing the store can therefore lock a
+// licence, or bring back one the vendor once signed for this host and
+// machine (undo a deactivation, drop a revocation list, rewind the highest
+// time seen): the host's own records are in its admin's hands. It cannot
+// create a licence, or move one to another machine.
+//
+// # Licence lifecycle
+//
+// A host holds one licence per product: the newest imported licence that
+// verifies and has not ended. A response must answer a request of this
+// store (by id and by the SHA-256 of the request as signed) that no other
+// licence answered and no deactivation ended. A new licence replaces the
+// one in force when it grants at least as much (every feature, as many
+// clients, every major version, a validity that ends no earlier); one that
+// grants less is refused with [ErrDowngrade], naming what would be lost,
+// unless [ImportOptions].Replace. A licence answering an older request
+// replaces the one in force only when it grants more. Licences of two
+// product keys do not add up (a base key and an add-on): the vendor sells
+// one key with every feature instead, which replaces the old licence by
+// the same rule. A replaced licence never comes back ([ErrReplaced]);
+// [Store.Receipt] signs its receipt so that the vendor frees the
+// activation it still holds.
+//
+// [Store.Deactivate] ends the licence in force ([ErrDeactivated] if it is
+// imported again) and every request made before it: no response to a
+// request made before a deactivation (or a receipt) ever imports, so that
+// the activation the vendor frees on the receipt cannot be taken back
+// with a response kept in a drawer.
 //
 // # The store
 //
 // One Badger directory (mode 0700) per host, written in one transaction
-// per change: the host key, pending and consumed requests, every imported
-// response exactly as signed, the active licence per product, deactivated
-// licence ids, the newest revocation list, the highest time seen and an
+// per change: the host key, every request it signed and their order,
+// every imported response exactly as signed with the order of imports,
+// which licence replaced which, the deactivations with their receipts, the
+// newest revocation list of each signing key, the highest time seen and an
 // audit log. Badger is tuned for a few kilobytes (1 MiB memtable and value
 // log files, no caches, no compression, synced writes, checksums verified).
 // Measured on a 2-core VM with one licence (BENCHMARKS.md): 32 KiB on disk

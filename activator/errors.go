@@ -34,9 +34,13 @@ var (
 	ErrNotYetValid = errors.New("licence not yet valid")
 	// ErrBackdated: a response signed before the request it answers.
 	ErrBackdated = errors.New("response predates its request")
-	// ErrDowngrade: a response to an older request than the active
-	// licence's.
-	ErrDowngrade = errors.New("older than the active licence")
+	// ErrDowngrade: a licence that grants less than the one in force
+	// (imported only with ImportOptions.Replace), or that answers an older
+	// request and grants nothing more.
+	ErrDowngrade = errors.New("grants less than the licence in force")
+	// ErrReplaced: a licence that another licence replaced on this host;
+	// it never comes back.
+	ErrReplaced = errors.New("licence was replaced")
 	// ErrDeactivated: a licence deactivated on this host; it never
 	// comes back.
 	ErrDeactivated = errors.New("licence was deactivated")

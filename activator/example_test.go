@@ -64,7 +64,7 @@ func ExampleLicense_Enabled() {
 		fmt.Println(err)
 		return
 	}
-	if _, err := s.Import(answer(vendor, req.Binary)); err != nil {
+	if _, err := s.Import(answer(vendor, req.Binary), activator.ImportOptions{}); err != nil {
 		fmt.Println(err)
 		return
 	}

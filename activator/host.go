@@ -171,18 +171,13 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 				return err
 			}
 		}
-		if err := txn.Set([]byte(prefixPending+string(id)), msg); err != nil {
+		if err := txn.Set([]byte(prefixRequest+string(id)), msg); err != nil {
 			return err
 		}
-		// The order of requests, for those made within one second (whose
-		// creation times are equal): a downgrade is judged by it.
-		seq, err := get(txn, keyRequestSeq)
+		// The order of requests: which is newer, and which a deactivation
+		// ended, are judged by it.
+		n, err := nextSeq(txn, keyRequestSeq)
 		if err != nil {
-			return err
-		}
-		n, _ := strconv.ParseUint(string(seq), 10, 64)
-		n++
-		if err := txn.Set([]byte(keyRequestSeq), []byte(strconv.FormatUint(n, 10))); err != nil {
 			return err
 		}
 		if err := txn.Set([]byte(prefixRequestOrder+string(id)), []byte(strconv.FormatUint(n, 10))); err != nil {
@@ -213,6 +208,14 @@ func setMaxTime(txn *badger.Txn, st *storeState, now time.Time) error {
 	return txn.Set([]byte(keyMaxTime), []byte(strconv.FormatInt(now.Unix(), 10)))
 }
 
+// ImportOptions say how far an import may go.
+type ImportOptions struct {
+	// Replace lets a licence that grants less than the one in force (fewer
+	// features or clients, a shorter validity) replace it. Without it such
+	// an import is refused with ErrDowngrade, naming what would be lost.
+	Replace bool
+}
+
 // ImportResult says what an import did.
 type ImportResult struct {
 	Kind      format.Kind
@@ -221,13 +224,24 @@ type ImportResult struct {
 	// Unchanged is set when the artifact was already in effect (the active
 	// licence imported again, or the revocation list already held).
 	Unchanged bool
-	Status    *Snapshot // the state after the import
+	// Replaced is the licence that was in force before, for a response
+	// that replaced one; Lost says what it granted that the new one does
+	// not (imported with Replace). The replaced licence still holds an
+	// activation at the vendor until its receipt is taken back: see
+	// [Store.Receipt].
+	Replaced format.ID
+	Lost     []string
+	// ReplacedOtherKey: the replaced licence came from another product
+	// key, whose activation the vendor counts until its receipt is taken
+	// back (a licence of the same key is superseded at the vendor already).
+	ReplacedOtherKey bool
+	Status           *Snapshot // the state after the import
 }
 
 // Import verifies a response or a revocation list (armored, binary or QR
 // text) and applies it. A refusal changes nothing but the audit log, and
 // its error reads as one line that names the reason and the fix.
-func (s *Store) Import(data []byte) (*ImportResult, error) {
+func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
 	st, err := s.state()
 	if err != nil {
 		return nil, err
@@ -237,12 +251,13 @@ func (s *Store) Import(data []byte) (*ImportResult, error) {
 	if err != nil {
 		return nil, s.refused(st, now, "", err)
 	}
+	v := newView(&s.cfg, st, now)
 	var res *ImportResult
 	switch p := a.Payload.(type) {
 	case *format.Revocations:
-		res, err = s.importRevocations(st, now, a, p)
+		res, err = s.importRevocations(v, a, p)
 	case *format.Response:
-		res, err = s.importResponse(st, now, a, p)
+		res, err = s.importResponse(v, a, p, opts)
 	}
 	if err != nil {
 		id := ""
@@ -270,25 +285,27 @@ func (s *Store) refused(st *storeState, now time.Time, licenseID string, err err
 	return err
 }
 
-func (s *Store) importRevocations(st *storeState, now time.Time, a *format.Artifact, p *format.Revocations) (*ImportResult, error) {
+func (s *Store) importRevocations(v *view, a *format.Artifact, p *format.Revocations) (*ImportResult, error) {
 	res := &ImportResult{Kind: format.KindRevocations, Serial: p.Serial}
-	if held := st.verifiedRevocations(&s.cfg, now); held != nil {
-		if p.Serial == held.Serial && string(st.revocations) == string(a.Binary) {
+	if held, serial := v.heldRevocations(); held != nil {
+		if p.Serial == serial && string(held) == string(a.Binary) {
 			res.Unchanged = true
 			return res, nil
 		}
-		if p.Serial <= held.Serial {
-			return nil, refuse(ErrStaleRevocations, fmt.Sprintf("revocation list %d is not newer than list %d held here; import the newest list", p.Serial, held.Serial))
+		if p.Serial <= serial {
+			return nil, refuse(ErrStaleRevocations, fmt.Sprintf("revocation list %d is not newer than list %d held here; import the newest list", p.Serial, serial))
 		}
 	}
 	err := s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set([]byte(keyRevocations), a.Binary); err != nil {
+		// Kept by signer: a list signed by a key that the product does not
+		// trust cannot take the place of one that it does.
+		if err := txn.Set([]byte(revocationsKey(a.Signer.Fingerprint())), a.Binary); err != nil {
 			return err
 		}
-		if err := setMaxTime(txn, st, now); err != nil {
+		if err := setMaxTime(txn, v.st, v.now); err != nil {
 			return err
 		}
-		return audit(txn, auditEntry{Time: now, Event: "revocations", Detail: fmt.Sprintf("serial %d, %d revoked", p.Serial, len(p.Revoked))})
+		return audit(txn, auditEntry{Time: v.now, Event: "revocations", Detail: fmt.Sprintf("serial %d, %d revoked", p.Serial, len(p.Revoked))})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -296,28 +313,44 @@ func (s *Store) importRevocations(st *storeState, now time.Time, a *format.Artif
 	return res, nil
 }
 
-func (s *Store) importResponse(st *storeState, now time.Time, a *format.Artifact, r *format.Response) (*ImportResult, error) {
+func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, opts ImportOptions) (*ImportResult, error) {
+	st, now := v.st, v.now
 	res := &ImportResult{Kind: format.KindResponse, LicenseID: r.LicenseID}
-	switch revs := st.verifiedRevocations(&s.cfg, now); {
-	case st.deactivated[r.LicenseID]:
-		return nil, refuse(ErrDeactivated, fmt.Sprintf("licence %s was deactivated on this host and cannot be imported again; request a new licence", r.LicenseID))
-	case revs != nil && revs.Contains(r.LicenseID):
+	cur := v.active()
+	revoked, _ := v.revocations()
+	if _, ok := revoked[r.LicenseID]; ok {
 		return nil, refuse(ErrRevoked, fmt.Sprintf("licence %s is revoked by the vendor; contact your vendor", r.LicenseID))
-	case st.active[s.cfg.Product] == r.LicenseID && st.responses[r.LicenseID] != nil:
-		// Already active: harmless, unless it no longer holds here.
-		if snap := evaluate(&s.cfg, st, s.cfg.host()); !snap.Active() {
-			return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s is already imported but is %s: %s", r.LicenseID, snap.State, strings.Join(snap.Problems, "; ")))
+	}
+	if d := st.deactivated[r.LicenseID]; d != nil {
+		return nil, refuse(ErrDeactivated, fmt.Sprintf("licence %s was deactivated on this host on %s and cannot be imported again; request a new licence", r.LicenseID, d.Time.Format("2006-01-02")))
+	}
+	if v.verified(r.LicenseID) != nil {
+		switch by := v.replacedBy(r.LicenseID); {
+		case cur != nil && cur.id == r.LicenseID:
+			// Already in force: harmless, unless it no longer holds here.
+			if snap := evaluate(&s.cfg, st, s.cfg.host()); !snap.Active() {
+				return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s is already imported but is %s: %s", r.LicenseID, snap.State, strings.Join(snap.Problems, "; ")))
+			}
+			res.Unchanged = true
+			return res, nil
+		case by != nil:
+			return nil, refuse(ErrReplaced, fmt.Sprintf("licence %s was replaced by licence %s on this host and cannot be imported again; to free its activation at the vendor, run: activator receipt %s", r.LicenseID, by.id, r.LicenseID))
 		}
-		res.Unchanged = true
-		return res, nil
 	}
 	reqMsg := st.requests[r.RequestID]
-	if reqMsg == nil || st.consumed[r.RequestID] {
-		return nil, refuse(ErrNotRequested, "this response answers no pending request of this host; import it on the host that made the request, or make a new request here")
+	if reqMsg == nil {
+		return nil, refuse(ErrNotRequested, "this response answers no request of this host; import it on the host that made the request, or make a new request here")
 	}
 	ra, req, err := format.VerifyRequest(reqMsg, now)
 	if err != nil || ra.Digest != r.RequestDigest {
 		return nil, refuse(ErrNotRequested, "this response does not answer the request this host made; make a new request here")
+	}
+	if other := v.answering(r.RequestID); other != nil && other.id != r.LicenseID {
+		return nil, refuse(ErrNotRequested, fmt.Sprintf("request %s was answered already, by licence %s; make a new request here", r.RequestID, other.id))
+	}
+	seq := st.reqOrder[r.RequestID]
+	if did, d := v.endedBy(seq); d != nil {
+		return nil, refuse(ErrNotRequested, fmt.Sprintf("request %s was made before licence %s was deactivated here (%s), which ended it; make a new request", r.RequestID, did, d.Time.Format("2006-01-02 15:04")))
 	}
 	hk, err := st.hostPublic()
 	if err != nil {
@@ -338,27 +371,38 @@ func (s *Store) importResponse(st *storeState, now time.Time, a *format.Artifact
 	if r.NotBefore != nil && now.Before(r.NotBefore.Time) {
 		return nil, refuse(ErrNotYetValid, fmt.Sprintf("the licence is valid from %s; import it then, or check this host's clock", r.NotBefore))
 	}
-	if cur, ok := st.active[s.cfg.Product]; ok {
-		if older, err := s.isOlder(st, now, req, cur); err != nil {
+	if cur != nil {
+		if err := s.mayReplace(v, cur, r, seq, opts); err != nil {
 			return nil, err
-		} else if older {
-			return nil, refuse(ErrDowngrade, fmt.Sprintf("this response answers a request older than the active licence %s's; import the newest response", cur))
 		}
+		res.Replaced, res.Lost = cur.id, compareGrants(cur.resp, r).lost
+		res.ReplacedOtherKey = v.productKeyOf(cur.resp.RequestID) != v.productKeyOf(r.RequestID)
 	}
 	err = s.db.Update(func(txn *badger.Txn) error {
-		for _, kv := range [][2]string{
-			{prefixResponse + string(r.LicenseID), string(a.Binary)},
-			{prefixActive + s.cfg.Product, string(r.LicenseID)},
-			{prefixConsumed + string(r.RequestID), now.Format(time.RFC3339)},
-		} {
-			if err := txn.Set([]byte(kv[0]), []byte(kv[1])); err != nil {
+		n, err := nextSeq(txn, keyImportSeq)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(prefixResponse+string(r.LicenseID)), a.Binary); err != nil {
+			return err
+		}
+		if err := setJSON(txn, prefixImported+string(r.LicenseID), importRecord{Seq: n, Time: now}); err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("features %v, %d clients", r.Features, r.Limits.Clients)
+		if cur != nil {
+			if err := txn.Set([]byte(prefixReplaced+string(cur.id)), []byte(r.LicenseID)); err != nil {
 				return err
+			}
+			detail += "; replaces " + string(cur.id)
+			if len(res.Lost) > 0 {
+				detail += " (--replace, losing " + joinList(res.Lost) + ")"
 			}
 		}
 		if err := setMaxTime(txn, st, now); err != nil {
 			return err
 		}
-		return audit(txn, auditEntry{Time: now, Event: "import", License: string(r.LicenseID), Detail: fmt.Sprintf("features %v, %d clients", r.Features, r.Limits.Clients)})
+		return audit(txn, auditEntry{Time: now, Event: "import", License: string(r.LicenseID), Detail: detail})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -366,95 +410,124 @@ func (s *Store) importResponse(st *storeState, now time.Time, a *format.Artifact
 	return res, nil
 }
 
-// isOlder reports whether req was created before the request of the active
-// licence cur. An active licence whose response or request no longer
-// verifies does not block a new one.
-func (s *Store) isOlder(st *storeState, now time.Time, req *format.Request, cur format.ID) (bool, error) {
-	a, err := format.Verify(st.responses[cur], format.VerifyOptions{Keys: s.cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse}, Now: now})
-	if err != nil {
-		return false, nil
-	}
-	curReq := st.requests[a.Payload.(*format.Response).RequestID]
-	if curReq == nil {
-		return false, nil
-	}
-	_, cr, err := format.VerifyRequest(curReq, now)
-	if err != nil {
-		return false, nil
-	}
-	if !req.Created.Equal(cr.Created.Time) {
-		return req.Created.Before(cr.Created.Time), nil
-	}
-	var newSeq, curSeq []byte
-	s.db.View(func(txn *badger.Txn) error {
-		newSeq, _ = get(txn, prefixRequestOrder+string(req.RequestID))
-		curSeq, _ = get(txn, prefixRequestOrder+string(cr.RequestID))
+// mayReplace applies the replacement rule (see entitlement.go) to the
+// licence in force cur and the new licence r, whose request has number
+// seq.
+func (s *Store) mayReplace(v *view, cur *licence, r *format.Response, seq uint64, opts ImportOptions) error {
+	ch := compareGrants(cur.resp, r)
+	curKey, newKey := v.productKeyOf(cur.resp.RequestID), v.productKeyOf(r.RequestID)
+	older := seq < v.st.reqOrder[cur.resp.RequestID]
+	switch {
+	case opts.Replace:
 		return nil
-	})
-	na, _ := strconv.ParseUint(string(newSeq), 10, 64)
-	nb, _ := strconv.ParseUint(string(curSeq), 10, 64)
-	return na < nb, nil
+	case len(ch.lost) > 0 && len(ch.gained) > 0 && curKey != newKey:
+		return refuse(ErrDowngrade, fmt.Sprintf("licence %s (product key %s) and the licence in force %s (product key %s) each grant what the other does not (%s; the new one lacks %s): a host holds one licence per product, so licences of two keys do not add up; ask your vendor for one key with everything, or import with --replace to keep only the new one",
+			r.LicenseID, newKey, cur.id, curKey, joinList(ch.gained), joinList(ch.lost)))
+	case len(ch.lost) > 0:
+		return refuse(ErrDowngrade, fmt.Sprintf("licence %s grants less than the licence in force %s: it would lose %s; import with --replace to accept that (then free the old licence's activation at the vendor with activator receipt %s)",
+			r.LicenseID, cur.id, joinList(ch.lost), cur.id))
+	case older && len(ch.gained) == 0:
+		return refuse(ErrDowngrade, fmt.Sprintf("licence %s answers an older request than the licence in force %s and grants nothing more; nothing to do (import with --replace to use it anyway)", r.LicenseID, cur.id))
+	}
+	return nil
 }
 
-// Deactivate removes the active licence, remembers it as deactivated so
-// that its response cannot be imported again, and returns the receipt
-// (armored) signed by the host key, for the vendor to free the activation.
+// productKeyOf returns the product key of request rid, as the store signed
+// it ("" if unknown).
+func (v *view) productKeyOf(rid format.ID) string {
+	u, err := format.DecodeUnverified(v.st.requests[rid])
+	if err != nil {
+		return ""
+	}
+	if r, ok := u.Payload.(*format.Request); ok {
+		return r.ProductKey
+	}
+	return ""
+}
+
+// Deactivate removes the licence in force, remembers it as deactivated so
+// that its response cannot be imported again, ends every request made
+// before (so that no response to one ever imports), and returns the
+// receipt (armored) signed by the host key, for the vendor to free the
+// activation.
 func (s *Store) Deactivate() ([]byte, format.ID, error) {
 	st, err := s.state()
 	if err != nil {
 		return nil, "", err
 	}
 	now, _ := trustedTime(&s.cfg, st)
-	id, ok := st.active[s.cfg.Product]
-	if !ok {
-		return nil, "", refuse(ErrNotActive, "no active licence to deactivate")
+	l := newView(&s.cfg, st, now).active()
+	if l == nil {
+		return nil, "", refuse(ErrNotActive, "no licence to deactivate")
 	}
+	receipt, err := s.writeReceipt(st, now, l, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return receipt, l.id, nil
+}
+
+// writeReceipt signs the deactivation receipt of licence l and records the
+// deactivation, ending every request made so far.
+func (s *Store) writeReceipt(st *storeState, now time.Time, l *licence, replaced bool) ([]byte, error) {
 	hk, err := st.hostPublic()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	a, err := format.DecodeUnverified(st.responses[id])
-	if err != nil || hk == nil {
-		return nil, "", fmt.Errorf("%w: the active licence cannot be read; keep the directory and ask support", ErrStoreDamaged)
+	if hk == nil {
+		return nil, fmt.Errorf("%w: the store holds licences but no host key; keep the directory and ask support", ErrStoreDamaged)
 	}
-	r := a.Payload.(*format.Response)
-	d := &format.Deactivation{LicenseID: id, RequestID: r.RequestID, HostKeyFingerprint: hk.Fingerprint(), Deactivated: format.NewTime(now)}
+	d := &format.Deactivation{LicenseID: l.id, RequestID: l.resp.RequestID, HostKeyFingerprint: hk.Fingerprint(), Deactivated: format.NewTime(now)}
 	msg, err := format.Sign(hk, d, now)
 	if err != nil {
-		return nil, "", err
+		return nil, err
+	}
+	receipt := format.Armor(msg, format.KindDeactivation)
+	event := "deactivate"
+	if replaced {
+		event = "receipt"
 	}
 	err = s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Delete([]byte(prefixActive + s.cfg.Product)); err != nil {
-			return err
-		}
 		// The receipt is kept, so that it can be written out again.
-		if err := txn.Set([]byte(prefixDeact+string(id)), format.Armor(msg, format.KindDeactivation)); err != nil {
+		rec := deactRecord{Receipt: receipt, RequestSeq: st.reqSeq, Time: now, Replaced: replaced}
+		if err := setJSON(txn, prefixDeact+string(l.id), rec); err != nil {
 			return err
 		}
 		if err := setMaxTime(txn, st, now); err != nil {
 			return err
 		}
-		return audit(txn, auditEntry{Time: now, Event: "deactivate", License: string(id)})
+		return audit(txn, auditEntry{Time: now, Event: event, License: string(l.id), Detail: fmt.Sprintf("requests up to number %d ended", st.reqSeq)})
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
-	return format.Armor(msg, format.KindDeactivation), id, nil
+	return receipt, nil
 }
 
-// Receipt returns the deactivation receipt of licence id, as Deactivate
-// wrote it, for when the first copy was lost.
+// Receipt returns the deactivation receipt of licence id: as Deactivate
+// wrote it, for when the first copy was lost, or, for a licence that this
+// host replaced by another, a receipt signed now, so that the vendor frees
+// the activation it still holds. Writing that receipt ends every request
+// made before it, as a deactivation does.
 func (s *Store) Receipt(id format.ID) ([]byte, error) {
-	var b []byte
-	err := s.db.View(func(txn *badger.Txn) (err error) {
-		b, err = get(txn, prefixDeact+string(id))
-		return err
-	})
+	st, err := s.state()
 	if err != nil {
 		return nil, err
 	}
-	if b == nil {
-		return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s was not deactivated on this host", id))
+	if d := st.deactivated[id]; d != nil {
+		if len(d.Receipt) == 0 {
+			return nil, fmt.Errorf("%w: the deactivation record of licence %s is unreadable; keep the directory and ask support", ErrStoreDamaged, id)
+		}
+		return d.Receipt, nil
 	}
-	return b, nil
+	now, _ := trustedTime(&s.cfg, st)
+	v := newView(&s.cfg, st, now)
+	l := v.verified(id)
+	switch {
+	case l == nil:
+		return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s was not imported on this host (or does not verify with this product's vendor keys)", id))
+	case v.replacedBy(id) == nil:
+		return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s is in force on this host; to end it, run activator deactivate", id))
+	}
+	return s.writeReceipt(st, now, l, true)
 }

@@ -4,10 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/airlock-license/airlock/format"
 	"github.com/airlock-license/airlock/internal/kv"
 )
 
@@ -23,38 +25,70 @@ var (
 	scan = kv.Scan
 )
 
-// The store is one Badger directory holding a few kilobytes. Its keys:
+// The store is one Badger directory holding a few kilobytes. It is a log
+// of what happened on this host, not a set of decisions: which licence is
+// active, which requests are still open and which licences are revoked
+// are worked out at every load from the signed artifacts that verify under
+// the vendor keys of whoever reads it (see view.go). So a tool given
+// another key can add artifacts that only it believes in, and they neither
+// displace, hide nor block what the product's own keys verify. Its keys:
 //
-//	hostkey                 the host's secret key (armored, unencrypted: the
-//	                        directory's mode 0700 is its protection)
-//	pending/<request_id>    a request this store signed, as signed (binary)
-//	response/<license_id>   every imported response, exactly as signed
-//	active/<product>        the license_id of the active licence
-//	deactivated/<license_id> the time it was deactivated
-//	revocations             the newest revocation list, as signed
-//	maxtime                 the highest time seen, Unix seconds (decimal)
-//	audit/<unix nanos>      one JSON line per import, refusal, deactivation
-//	reqseq, reqorder/<id>   the order of requests made within one second
+//	hostkey                  the host's secret key (armored, unencrypted: the
+//	                         directory's mode 0700 is its protection)
+//	request/<request_id>     every request this store signed, as signed
+//	reqseq, reqorder/<id>    the number of the last request; each request's number
+//	response/<license_id>    every imported response, exactly as signed
+//	imported/<license_id>    its import record (importRecord, JSON)
+//	importseq                the number of the last import
+//	replaced/<license_id>    the licence_id of the import that replaced it
+//	deactivated/<license_id> its deactivation (deactRecord, JSON): the
+//	                         receipt, and the requests it ended
+//	revocations/<signer>     the newest revocation list of each signing key
+//	maxtime                  the highest time seen, Unix seconds (decimal)
+//	audit/<unix nanos>       one JSON line per import, refusal, deactivation
 //
-// None of it is trusted: every load re-verifies the signed artifacts.
+// None of it is trusted: every load re-verifies the signed artifacts, and
+// the records beside them (order, replacement, deactivation) can only end
+// a licence, never make one.
 const (
-	keyHostKey     = "hostkey"
-	prefixPending  = "pending/"
-	prefixResponse = "response/"
-	prefixActive   = "active/"
-	prefixDeact    = "deactivated/"
-	keyRevocations = "revocations"
-	keyMaxTime     = "maxtime"
-	prefixAudit    = "audit/"
-
-	keyRequestSeq      = "reqseq"    // the number of the last request made
-	prefixRequestOrder = "reqorder/" // reqorder/<request_id>: its number
+	keyHostKey         = "hostkey"
+	prefixRequest      = "request/"
+	keyRequestSeq      = "reqseq"
+	prefixRequestOrder = "reqorder/"
+	prefixResponse     = "response/"
+	prefixImported     = "imported/"
+	keyImportSeq       = "importseq"
+	prefixReplaced     = "replaced/"
+	prefixDeact        = "deactivated/"
+	prefixRevocations  = "revocations/"
+	keyMaxTime         = "maxtime"
+	prefixAudit        = "audit/"
 )
+
+// importRecord is the value of imported/<license_id>.
+type importRecord struct {
+	Seq  uint64    `json:"seq"`  // the import's number: later imports are newer
+	Time time.Time `json:"time"` // the trusted time of the import
+}
+
+// deactRecord is the value of deactivated/<license_id>.
+type deactRecord struct {
+	// Receipt is the deactivation receipt as written out (armored).
+	Receipt []byte `json:"receipt"`
+	// RequestSeq is the number of the last request made before the
+	// deactivation: every request up to it is ended, so that no response
+	// to a request made before a deactivation ever imports.
+	RequestSeq uint64    `json:"request_seq"`
+	Time       time.Time `json:"time"`
+	// Replaced is set when the licence had been replaced before its
+	// receipt was written (activator receipt of a replaced licence).
+	Replaced bool `json:"replaced,omitempty"`
+}
 
 // auditEntry is one line of the store's audit log.
 type auditEntry struct {
 	Time    time.Time `json:"time"`
-	Event   string    `json:"event"` // request, import, refused, deactivate, revocations
+	Event   string    `json:"event"` // request, import, refused, deactivate, receipt, revocations
 	License string    `json:"license_id,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
 }
@@ -68,3 +102,25 @@ func audit(txn *badger.Txn, e auditEntry) error {
 	rand.Read(r[:])
 	return txn.Set([]byte(fmt.Sprintf("%s%020d-%x", prefixAudit, time.Now().UnixNano(), r)), b)
 }
+
+// nextSeq increments the counter at key and returns its new value.
+func nextSeq(txn *badger.Txn, key string) (uint64, error) {
+	v, err := get(txn, key)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.ParseUint(string(v), 10, 64)
+	n++
+	return n, txn.Set([]byte(key), []byte(strconv.FormatUint(n, 10)))
+}
+
+func setJSON(txn *badger.Txn, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return txn.Set([]byte(key), b)
+}
+
+// revocationsKey is where the newest list signed by key k is kept.
+func revocationsKey(k format.KeyFingerprint) string { return prefixRevocations + string(k) }

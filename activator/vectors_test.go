@@ -54,7 +54,7 @@ func TestFormatVectorsThroughImport(t *testing.T) {
 		if h["expect"] == "ok" {
 			want = ErrNotRequested
 		}
-		_, err := s.Import(body)
+		_, err := s.Import(body, ImportOptions{})
 		if !errors.Is(err, want) {
 			t.Errorf("%s: want %v, got %v", filepath.Base(p), want, err)
 		}

@@ -512,10 +512,10 @@ func TestConcurrentImports(t *testing.T) {
 		switch {
 		case po.code == 0 && strings.Contains(po.stdout.String(), "licence "+olderID+" imported"):
 			olderImported = true // it ran first
-		case po.code == 1 && strings.Contains(po.stderr.String(), "older than the active licence"):
-			// it ran second: a downgrade
+		case po.code == 1 && strings.Contains(po.stderr.String(), "answers an older request than the licence in force"):
+			// it ran second: it grants nothing more
 		default:
-			t.Fatalf("%s: the older response must be imported (when first) or refused as a downgrade (when second): %s", when, po)
+			t.Fatalf("%s: the older response must be imported (when first) or refused as granting nothing more (when second): %s", when, po)
 		}
 		t.Logf("%s: the %s import took the store first", when, map[bool]string{true: "older", false: "newer"}[olderImported])
 		if got := w.activeLicence(when); got != newerID {
@@ -524,9 +524,9 @@ func TestConcurrentImports(t *testing.T) {
 		// Nothing half-done: the older one is refused again, the newer one
 		// is a no-op, and the state holds.
 		again := w.run("activator", "import", older+".lic")
-		wantMsg := "older than the active licence"
+		wantMsg := "answers an older request than the licence in force"
 		if olderImported {
-			wantMsg = "no pending request" // its request was consumed
+			wantMsg = "was replaced by licence " + newerID // it was in force, then replaced
 		}
 		if again.code != 1 || !strings.Contains(again.stderr.String(), wantMsg) {
 			t.Fatalf("%s: importing the older response again: want exit 1 with %q: %s", when, wantMsg, again)

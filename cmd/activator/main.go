@@ -263,7 +263,15 @@ the vendor key, checks that it answers a request of this host, this machine, thi
 product and version, and is valid now; then records it. A refusal changes nothing
 and says why in one line.
 
-Example: activator import response.lic`,
+A host holds one licence per product. A new licence replaces the one in force
+when it grants at least as much (every feature, as many clients, a validity that
+ends no earlier); one that grants less is refused with what would be lost, unless
+--replace. The replaced licence still holds an activation at the vendor: free it
+with activator receipt LICENSE_ID and the vendor's issuer deactivate.
+
+Examples: activator import response.lic
+          activator import --replace smaller.lic`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "replace", Usage: "accept a licence that grants less than the one in force"}},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return cliutil.Usagef("import takes one file (or - for stdin); see activator import --help")
@@ -281,7 +289,7 @@ Example: activator import response.lic`,
 				return err
 			}
 			defer s.Close()
-			res, err := s.Import(data)
+			res, err := s.Import(data, activator.ImportOptions{Replace: c.Bool("replace")})
 			if err != nil {
 				return fmt.Errorf("import: %w", err)
 			}
@@ -295,6 +303,16 @@ Example: activator import response.lic`,
 				fmt.Fprintf(out, "licence %s is already active; nothing changed\n", res.LicenseID)
 			default:
 				fmt.Fprintf(out, "licence %s imported\n", res.LicenseID)
+			}
+			if res.Replaced != "" {
+				if len(res.Lost) > 0 {
+					fmt.Fprintf(out, "it replaces licence %s, losing %s\n", res.Replaced, strings.Join(res.Lost, ", "))
+				} else {
+					fmt.Fprintf(out, "it replaces licence %s\n", res.Replaced)
+				}
+				if res.ReplacedOtherKey {
+					fmt.Fprintf(out, "licence %s came from another product key, whose activation the vendor still counts; to free it: activator receipt %s -o receipt.deact\n", res.Replaced, res.Replaced)
+				}
 			}
 			printStatus(out, cfg, res.Status)
 			return nil
@@ -427,10 +445,12 @@ Example: activator deactivate -o receipt.deact`,
 func receiptCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "receipt",
-		Usage:     "write again the deactivation receipt of a licence",
+		Usage:     "write the deactivation receipt of a deactivated or replaced licence",
 		ArgsUsage: "LICENSE_ID",
-		Description: `For when the receipt that deactivate wrote was lost: the store keeps every
-receipt it signed.
+		Description: `Writes again the receipt that deactivate wrote (the store keeps every receipt it
+signed), or, for a licence that another licence replaced on this host, signs its
+receipt now, so that the vendor frees the activation it still holds. Like a
+deactivation, a receipt ends every request made before it.
 
 Example: activator receipt 7MWCP5AXEZ2HEBFNQXQQDKH3Z4 -o receipt.deact`,
 		Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the receipt to `FILE` (- for stdout)", Value: "-"}},

@@ -33,7 +33,7 @@ func licence(t *testing.T, cfg activator.Config, v *format.PrivateKey, features 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(msg); err != nil {
+	if _, err := s.Import(msg, activator.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
