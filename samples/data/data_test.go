@@ -43,3 +43,12 @@ func TestSampleData(t *testing.T) {
 		}
 	}
 }
+
+// The sample product's activator embeds the sample key.
+func TestSampleActivatorKey(t *testing.T) {
+	a, _ := os.ReadFile("sample-vendor.pub.asc")
+	b, err := os.ReadFile("../activator/vendor.asc")
+	if err != nil || string(a) != string(b) {
+		t.Fatalf("samples/activator/vendor.asc differs from sample-vendor.pub.asc (run make sample-data): %v", err)
+	}
+}

@@ -44,6 +44,8 @@ func main() {
 	warn := "# SAMPLE KEY - NOT FOR PRODUCTION. Its passphrase is published in samples/data/README.md.\n"
 	write("samples/data/sample-vendor.sec.asc", append([]byte(warn), sec...))
 	write("samples/data/sample-vendor.pub.asc", append([]byte(warn), k.Public().Armor()...))
+	// The sample product's own activator compiles the same key in.
+	write("samples/activator/vendor.asc", append([]byte(warn), k.Public().Armor()...))
 
 	cat := map[string]any{
 		"product":  "astera",
