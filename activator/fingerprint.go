@@ -88,6 +88,38 @@ func (h *HostFingerprint) Fingerprint() format.Fingerprint {
 	return fp
 }
 
+// Binding says how firmly a licence issued now would bind to this host
+// (see [format.Fingerprint.Binding]).
+func (h *HostFingerprint) Binding() format.Binding { return h.Fingerprint().Binding() }
+
+// Advice lists, one line each, what the admin can do to bind a licence
+// more firmly to this host, for a weak binding: read the identifiers this
+// user may not, give the machine identifiers it lacks, or provision an
+// operator id in a container.
+func (h *HostFingerprint) Advice() []string {
+	state := map[string]ComponentState{}
+	for _, c := range h.Components {
+		state[c.Name] = c.State
+	}
+	var out []string
+	for _, c := range h.Components {
+		if c.State == Unverifiable && rootOnly[c.Name] {
+			out = append(out, "run it as root: it then reads the SMBIOS identifiers (dmi-*) that this user may not")
+			break
+		}
+	}
+	if state[format.ComponentMAC] == Missing {
+		out = append(out, "give the machine a network interface with a fixed MAC address (physical or virtio; it needs no connection)")
+	}
+	if state[format.ComponentDiskSerial] == Missing && state[format.ComponentRootDisk] == Found {
+		out = append(out, "give the root disk a serial number (for a VM, in its disk definition)")
+	}
+	if state[format.ComponentOperatorID] == Missing {
+		out = append(out, "in a container, provision an operator id: a secret of 16 or more random characters at /run/secrets/airlock-operator-id, one per deployment (openssl rand -hex 16)")
+	}
+	return out
+}
+
 // Unverifiable returns the names of the components whose source exists on
 // this host but which this process may not read, in collection order.
 func (h *HostFingerprint) Unverifiable() []string {
@@ -104,7 +136,9 @@ func (h *HostFingerprint) Unverifiable() []string {
 // design. Only these may be left out of a match when unreadable: any other
 // unreadable identifier (a machine-id made unreadable, say) counts as
 // changed, so that making files unreadable cannot lower the bar.
-var rootOnly = map[string]bool{format.ComponentDMIProduct: true}
+var rootOnly = map[string]bool{
+	format.ComponentDMIProduct: true, format.ComponentDMIBoardSerial: true, format.ComponentDMIChassisSerial: true,
+}
 
 // MatchHost compares a recorded fingerprint (from a request or a licence)
 // with this host as h describes it, like [format.Match], except that
@@ -150,36 +184,66 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 }
 
 // CollectFingerprint reads this host's identifiers and hashes each with
-// [format.HashComponent] for product. On Linux the components are, in
-// order:
+// [format.HashComponent] for product. It collects every stable identifier
+// the platform offers, each a component of its own, and nothing that
+// changes at reboot. On Linux the components are, in order:
 //
 //   - machine-id: /etc/machine-id, or /var/lib/dbus/machine-id when the
 //     former does not exist, trimmed. An empty file or "uninitialized"
 //     (first boot not finished) is missing; the fallback is not used then,
-//     because systemd is about to write the real value.
-//   - dmi-product-uuid: /sys/class/dmi/id/product_uuid, lowercased. Absent
-//     in many VMs. Firmware placeholders (all zeros, all F, the common
+//     because systemd is about to write the real value. Portable: a copy
+//     of the disk or of the file carries it.
+//   - dmi-product-uuid: /sys/class/dmi/id/product_uuid, lowercased: the
+//     SMBIOS system UUID, which on KVM, VMware, Hyper-V and the clouds is
+//     the hypervisor's id of the VM. Absent in some VMs. Firmware
+//     placeholders (all zeros, all F, the common
 //     03000200-0400-0500-0006-000700080009 in either byte order) and
-//     non-UUID text are missing. The file is mode 0400, so a non-root
-//     process sees it as unverifiable.
+//     non-UUID text are missing. Mode 0400: a non-root process sees it as
+//     unverifiable. Machine-bound.
+//   - dmi-board-serial, dmi-chassis-serial: board_serial and
+//     chassis_serial beside it, trimmed. Placeholders ("To be filled by
+//     O.E.M.", "Default string", "None", "0", all one character, ...) are
+//     missing; a chassis serial equal to the board serial is left out, so
+//     that one value is not counted twice. Root only, like the UUID.
+//     Machine-bound.
+//   - hypervisor-uuid: /sys/hypervisor/uuid, the VM's id where the
+//     hypervisor exposes one apart from SMBIOS (Xen); left out when it
+//     equals the SMBIOS UUID. Machine-bound.
 //   - mac: one component, the sorted, comma-joined, lowercase MAC addresses
 //     of the physical NICs: interfaces under /sys/class/net with a device
 //     link that does not resolve under /sys/devices/virtual (so no
 //     loopback, bridge, veth, ifb, tun, VLAN or bond), whose address is not
 //     all zeros and whose addr_assign_type is neither 1 (random) nor 3 (set
 //     by user space, e.g. a cloned or bonded MAC). Replacing a NIC changes
-//     this one component, which the tolerant match absorbs.
-//   - root-disk: statfs("/"): the filesystem type magic and f_fsid in hex,
-//     e.g. "ef53:0123456789abcdef". On ext4 and btrfs f_fsid derives from
-//     the filesystem UUID; on XFS it is the device number (major:minor),
-//     the same on every machine whose root is on the same device, so there
-//     it tells machines apart little. It is missing when f_fsid is zero, or
-//     the root is tmpfs, overlayfs or squashfs, whose ids change at each
-//     mount.
+//     this one component. Machine-bound.
+//   - root-disk: the root filesystem's id, from statfs("/"): the
+//     filesystem type magic and f_fsid in hex, e.g.
+//     "ef53:0123456789abcdef". On ext4 and btrfs f_fsid is the
+//     filesystem's UUID folded to 64 bits. It is missing when f_fsid is
+//     zero, on XFS (whose f_fsid is the device number, the same on other
+//     machines), and on tmpfs, overlayfs and squashfs, whose ids change at
+//     each mount (a container's root). Portable.
+//   - disk-serial: the serial number of the disk that holds the root
+//     filesystem: the root's device (stat, or /proc/self/mountinfo for
+//     btrfs) resolved through /sys/dev/block to its disk (a partition's
+//     parent; the disks under a device-mapper or md device, each), whose
+//     serial is read from sysfs (serial, device/serial, wwid,
+//     device/wwid, or the SCSI unit serial page device/vpd_pg80). Several
+//     disks give one component, sorted and comma-joined. Missing when the
+//     root is not on a block device or the disk reports no serial.
+//     Portable: the disk, and many VM clones, keep it.
+//   - operator-id: a secret the operator provisions with a container, where
+//     nothing else tells one container from another: the first of
+//     /run/secrets/airlock-operator-id and /etc/airlock/operator-id that
+//     exists, trimmed, at least 16 characters (for example `openssl rand
+//     -hex 16`, once per deployment). Make it readable by the product's
+//     service account. Portable: whoever copies the container's files
+//     copies it.
 //
 // A source that exists but may not be read (EACCES, EPERM) is
 // [Unverifiable]; every other failure is [Missing], with a reason. Any user
-// may read all sources but the DMI file.
+// may read all sources but the DMI files. [format.Fingerprint.Binding]
+// says whether the result binds a licence firmly.
 func CollectFingerprint(product string) *HostFingerprint {
 	return collect(product, defaultSources())
 }
@@ -188,17 +252,26 @@ func CollectFingerprint(product string) *HostFingerprint {
 // trees. netDir must be <sysfs>/class/net: the virtual-device directory is
 // found at <sysfs>/devices/virtual from it.
 type hostSources struct {
-	machineIDPaths []string
-	dmiDir, netDir string
-	statfsPath     string
+	MachineIDPaths  []string
+	DMIDir, NetDir  string
+	HypervisorUUID  string
+	StatfsPath      string
+	SysDir          string   // the sysfs root, for /sys/dev/block and /sys/class/block
+	RootDev         string   // "MAJOR:MINOR" of the root filesystem; "" means look it up
+	MountInfo       string   // /proc/self/mountinfo, for a root without a device number
+	OperatorIDPaths []string // the operator-id files, in order
 }
 
 func defaultSources() hostSources {
 	return hostSources{
-		machineIDPaths: []string{"/etc/machine-id", "/var/lib/dbus/machine-id"},
-		dmiDir:         "/sys/class/dmi/id",
-		netDir:         "/sys/class/net",
-		statfsPath:     "/",
+		MachineIDPaths:  []string{"/etc/machine-id", "/var/lib/dbus/machine-id"},
+		DMIDir:          "/sys/class/dmi/id",
+		NetDir:          "/sys/class/net",
+		HypervisorUUID:  "/sys/hypervisor/uuid",
+		StatfsPath:      "/",
+		SysDir:          "/sys",
+		MountInfo:       "/proc/self/mountinfo",
+		OperatorIDPaths: []string{"/run/secrets/airlock-operator-id", "/etc/airlock/operator-id"},
 	}
 }
 
@@ -215,10 +288,21 @@ func collect(product string, s hostSources) *HostFingerprint {
 			h.Components = append(h.Components, c)
 		}
 	}
-	add(format.ComponentMachineID)(readMachineID(s.machineIDPaths))
-	add(format.ComponentDMIProduct)(readDMIProductUUID(s.dmiDir))
-	add(format.ComponentMAC)(readMACs(s.netDir))
-	add(format.ComponentRootDisk)(readRootFS(s.statfsPath))
+	add(format.ComponentMachineID)(readMachineID(s.MachineIDPaths))
+	uuid, uuidState, uuidReason := readDMIProductUUID(s.DMIDir)
+	add(format.ComponentDMIProduct)(uuid, uuidState, uuidReason)
+	board, boardState, boardReason := readDMISerial(s.DMIDir, "board_serial")
+	add(format.ComponentDMIBoardSerial)(board, boardState, boardReason)
+	chassis, chassisState, chassisReason := readDMISerial(s.DMIDir, "chassis_serial")
+	if chassisState == Found && boardState == Found && chassis == board {
+		chassis, chassisState, chassisReason = "", Missing, "chassis_serial is the board serial again (counted once)"
+	}
+	add(format.ComponentDMIChassisSerial)(chassis, chassisState, chassisReason)
+	add(format.ComponentHypervisorUUID)(readHypervisorUUID(s.HypervisorUUID, uuid))
+	add(format.ComponentMAC)(readMACs(s.NetDir))
+	add(format.ComponentRootDisk)(readRootFS(s.StatfsPath))
+	add(format.ComponentDiskSerial)(readDiskSerial(s))
+	add(format.ComponentOperatorID)(readOperatorID(s.OperatorIDPaths))
 	return h
 }
 

@@ -35,17 +35,6 @@ const (
 	testMachine = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 )
 
-// fakeSources mirrors hostSources for the child process.
-type fakeSources struct {
-	MachineIDPaths []string
-	DMIDir, NetDir string
-	StatfsPath     string
-}
-
-func (f fakeSources) sources() hostSources {
-	return hostSources{f.MachineIDPaths, f.DMIDir, f.NetDir, f.StatfsPath}
-}
-
 // TestFingerprintHelperProcess is not a test: it does nothing unless the
 // helper environment variable is set by one of the tests below, which run
 // the test binary again to collect a fingerprint in another process.
@@ -57,11 +46,11 @@ func TestFingerprintHelperProcess(t *testing.T) {
 	case "real":
 		h = CollectFingerprint(fpProduct)
 	case "fake":
-		var f fakeSources
+		var f hostSources
 		if err := json.Unmarshal([]byte(os.Getenv(sourcesEnv)), &f); err != nil {
 			t.Fatal(err)
 		}
-		h = collect(fpProduct, f.sources())
+		h = collect(fpProduct, f)
 	}
 	b, err := json.Marshal(h)
 	if err != nil {
@@ -222,12 +211,43 @@ func (tr *tree) nic(name, device, mac, assignType string) {
 	}
 }
 
+// blockdev adds a block device as sysfs lays it out: its directory under
+// sys/devices with files (name: content), and the links
+// sys/dev/block/<majmin> and sys/class/block/<name> to it.
+func (tr *tree) blockdev(path, majmin string, files map[string]string) {
+	dir := "sys/devices/" + path
+	tr.mkdir(dir)
+	for name, content := range files {
+		tr.write(dir+"/"+name, content, 0o444)
+	}
+	for _, link := range []string{"sys/dev/block/" + majmin, "sys/class/block/" + filepath.Base(path)} {
+		tr.mkdir(filepath.Dir(link))
+		if err := os.Symlink(tr.path(dir), tr.path(link)); err != nil {
+			tr.t.Fatal(err)
+		}
+	}
+}
+
+// slave makes the block device under sys/devices/<lower> a slave of the
+// one at sys/devices/<upper> (device mapper, md).
+func (tr *tree) slave(upper, lower string) {
+	tr.mkdir("sys/devices/" + upper + "/slaves")
+	if err := os.Symlink(tr.path("sys/devices/"+lower), tr.path("sys/devices/"+upper+"/slaves/"+filepath.Base(lower))); err != nil {
+		tr.t.Fatal(err)
+	}
+}
+
 func (tr *tree) sources() hostSources {
 	return hostSources{
-		machineIDPaths: []string{tr.path("etc/machine-id"), tr.path("var/lib/dbus/machine-id")},
-		dmiDir:         tr.path("sys/class/dmi/id"),
-		netDir:         tr.path("sys/class/net"),
-		statfsPath:     "/",
+		MachineIDPaths:  []string{tr.path("etc/machine-id"), tr.path("var/lib/dbus/machine-id")},
+		DMIDir:          tr.path("sys/class/dmi/id"),
+		NetDir:          tr.path("sys/class/net"),
+		HypervisorUUID:  tr.path("sys/hypervisor/uuid"),
+		StatfsPath:      "/",
+		SysDir:          tr.path("sys"),
+		RootDev:         "8:1",
+		MountInfo:       tr.path("proc/self/mountinfo"),
+		OperatorIDPaths: []string{tr.path("run/secrets/airlock-operator-id"), tr.path("etc/airlock/operator-id")},
 	}
 }
 
@@ -291,12 +311,19 @@ func TestFingerprintFakeHost(t *testing.T) {
 	if err := os.Symlink(tr.path("sys/devices/virtual/odd"), tr.path("sys/class/net/odd0/device")); err != nil {
 		t.Fatal(err)
 	}
+	tr.write("sys/class/dmi/id/board_serial", "  BRD-0042-XY\n", 0o400)
+	tr.write("sys/class/dmi/id/chassis_serial", "CHS-7781\n", 0o400)
+	tr.write("sys/hypervisor/uuid", "a6f0e8d2-1111-2222-3333-444455556666\n", 0o444)
+	tr.blockdev("pci0000:00/0000:00:02.0/virtio1/block/vda", "253:0", map[string]string{"serial": "VIRT-DISK-0001\n"})
+	tr.blockdev("pci0000:00/0000:00:02.0/virtio1/block/vda/vda1", "8:1", map[string]string{"partition": "1\n"})
+	tr.write("etc/airlock/operator-id", "0123456789abcdef0123456789abcdef\n", 0o444)
 	h := collect(fpProduct, tr.sources())
 
-	if h.Product != fpProduct || len(h.Components) != 4 {
+	if h.Product != fpProduct || len(h.Components) != 9 {
 		t.Fatalf("got %+v", h)
 	}
-	for i, name := range []string{format.ComponentMachineID, format.ComponentDMIProduct, format.ComponentMAC, format.ComponentRootDisk} {
+	for i, name := range []string{format.ComponentMachineID, format.ComponentDMIProduct, format.ComponentDMIBoardSerial, format.ComponentDMIChassisSerial,
+		format.ComponentHypervisorUUID, format.ComponentMAC, format.ComponentRootDisk, format.ComponentDiskSerial, format.ComponentOperatorID} {
 		if h.Components[i].Name != name {
 			t.Errorf("component %d is %q, want %q", i, h.Components[i].Name, name)
 		}
@@ -306,12 +333,19 @@ func TestFingerprintFakeHost(t *testing.T) {
 		wantFound(t, h, format.ComponentDMIProduct, testUUID)
 	}
 	wantFound(t, h, format.ComponentMAC, "52:54:00:00:00:08,52:54:00:12:34:56,52:54:00:ab:cd:ef")
+	if os.Geteuid() == 0 {
+		wantFound(t, h, format.ComponentDMIBoardSerial, "BRD-0042-XY")
+		wantFound(t, h, format.ComponentDMIChassisSerial, "CHS-7781")
+	}
+	wantFound(t, h, format.ComponentHypervisorUUID, "a6f0e8d2-1111-2222-3333-444455556666")
+	wantFound(t, h, format.ComponentDiskSerial, "VIRT-DISK-0001")
+	wantFound(t, h, format.ComponentOperatorID, "0123456789abcdef0123456789abcdef")
 	fp := h.Fingerprint()
 	if fp.Threshold != 0 || len(fp.Components) != len(h.Components)-len(h.Unverifiable()) {
 		t.Errorf("Fingerprint() = %+v", fp)
 	}
 	dump := fmt.Sprintf("%+v %#v", h, h)
-	for _, raw := range []string{testMachine, testUUID, strings.ToUpper(testUUID), testMAC, "52:54:00:ab:cd:ef"} {
+	for _, raw := range []string{testMachine, testUUID, strings.ToUpper(testUUID), testMAC, "52:54:00:ab:cd:ef", "BRD-0042-XY", "CHS-7781", "VIRT-DISK-0001", "0123456789abcdef0123456789abcdef"} {
 		if strings.Contains(strings.ToLower(dump), strings.ToLower(raw)) {
 			t.Errorf("raw value %s kept in the result", raw)
 		}
@@ -414,11 +448,11 @@ func TestFingerprintRootDisk(t *testing.T) {
 	}
 	tr := newTree(t, t.TempDir())
 	s := tr.sources()
-	s.statfsPath = tr.path("nonexistent")
+	s.StatfsPath = tr.path("nonexistent")
 	wantState(t, collect(fpProduct, s), format.ComponentRootDisk, Missing, "nonexistent not present")
 	var st syscall.Statfs_t
 	if syscall.Statfs("/dev/shm", &st) == nil && uint32(st.Type) == 0x01021994 {
-		s.statfsPath = "/dev/shm"
+		s.StatfsPath = "/dev/shm"
 		wantState(t, collect(fpProduct, s), format.ComponentRootDisk, Missing, "tmpfs")
 	}
 }
@@ -503,7 +537,7 @@ func TestFingerprintUnreadableAsNobody(t *testing.T) {
 	tr.write("sys/class/dmi/id/product_uuid", testUUID+"\n", 0o400)
 	tr.nic("eth0", "pci0000:00/0000:00:03.0", testMAC, "0")
 	s := tr.sources()
-	src, _ := json.Marshal(fakeSources{s.machineIDPaths, s.dmiDir, s.netDir, s.statfsPath})
+	src, _ := json.Marshal(s)
 	env := []string{helperEnv + "=fake", sourcesEnv + "=" + string(src)}
 
 	asRoot := collect(fpProduct, s)
@@ -642,4 +676,109 @@ func TestFingerprintOtherMachine(t *testing.T) {
 		}
 	}
 	t.Logf("MatchHost(this machine, other machine) = %+v", r)
+}
+
+func TestFingerprintDMISerials(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the serials are root-only (0400); their parsing needs root to read the fake files")
+	}
+	for _, tc := range []struct {
+		board, chassis string
+		boardState     ComponentState
+		chassisState   ComponentState
+		reason         string
+	}{
+		{"To be filled by O.E.M.", "Default string", Missing, Missing, "placeholder"},
+		{"None", "0", Missing, Missing, "placeholder"},
+		{"..........", "XXXXXXXX", Missing, Missing, "placeholder"},
+		{"PF2ABC12", "PF2ABC12", Found, Missing, "the board serial again"},
+		{"PF2ABC12", "CZ1234567", Found, Found, ""},
+	} {
+		tr := newTree(t, t.TempDir())
+		tr.write("sys/class/dmi/id/board_serial", tc.board+"\n", 0o400)
+		tr.write("sys/class/dmi/id/chassis_serial", tc.chassis+"\n", 0o400)
+		h := collect(fpProduct, tr.sources())
+		if c := component(t, h, format.ComponentDMIBoardSerial); c.State != tc.boardState {
+			t.Errorf("board %q: %v %s", tc.board, c.State, c.Reason)
+		}
+		if tc.chassisState == Found {
+			wantFound(t, h, format.ComponentDMIChassisSerial, tc.chassis)
+		} else {
+			wantState(t, h, format.ComponentDMIChassisSerial, Missing, tc.reason)
+		}
+	}
+}
+
+func TestFingerprintHypervisorUUID(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	tr.write("sys/hypervisor/uuid", testUUID+"\n", 0o444)
+	wantFound(t, collect(fpProduct, tr.sources()), format.ComponentHypervisorUUID, testUUID)
+	// The same id as the SMBIOS UUID (a Xen HVM guest): counted once.
+	if os.Geteuid() == 0 {
+		tr.write("sys/class/dmi/id/product_uuid", testUUID+"\n", 0o400)
+		wantState(t, collect(fpProduct, tr.sources()), format.ComponentHypervisorUUID, Missing, "SMBIOS UUID again")
+	}
+	tr.write("sys/hypervisor/uuid", "00000000-0000-0000-0000-000000000000\n", 0o444)
+	wantState(t, collect(fpProduct, tr.sources()), format.ComponentHypervisorUUID, Missing, "does not hold a VM id")
+}
+
+func TestFingerprintDiskSerial(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		build  func(tr *tree)
+		state  ComponentState
+		raw    string
+		reason string
+	}{
+		{"virtio partition", func(tr *tree) {
+			tr.blockdev("pci0000:00/virtio1/block/vda", "253:0", map[string]string{"serial": "VD-1\n"})
+			tr.blockdev("pci0000:00/virtio1/block/vda/vda1", "8:1", map[string]string{"partition": "1\n"})
+		}, Found, "VD-1", ""},
+		{"nvme namespace", func(tr *tree) {
+			tr.blockdev("pci0000:00/nvme/nvme0/nvme0n1", "259:0", map[string]string{"wwid": "eui.0025388b91b1f0a1\n", "device/serial": "S4EWNX0N123456 \n"})
+			tr.blockdev("pci0000:00/nvme/nvme0/nvme0n1/nvme0n1p2", "8:1", map[string]string{"partition": "2\n"})
+		}, Found, "S4EWNX0N123456", ""},
+		{"scsi unit serial page", func(tr *tree) {
+			tr.blockdev("pci0000:00/ata1/host0/target0:0:0/0:0:0:0/block/sda", "8:1", map[string]string{"device/vpd_pg80": "\x00\x80\x00\x0cWD-WCC4E1234567"})
+		}, Found, "WD-WCC4E1234567", ""},
+		{"lvm on two disks", func(tr *tree) {
+			tr.blockdev("virtual/block/dm-0", "8:1", nil)
+			tr.blockdev("pci0000:00/virtio1/block/vda", "253:0", map[string]string{"serial": "VD-B\n"})
+			tr.blockdev("pci0000:00/virtio1/block/vda/vda2", "253:2", map[string]string{"partition": "2\n"})
+			tr.blockdev("pci0000:00/virtio2/block/vdb", "253:16", map[string]string{"serial": "VD-A\n"})
+			tr.slave("virtual/block/dm-0", "pci0000:00/virtio1/block/vda/vda2")
+			tr.slave("virtual/block/dm-0", "pci0000:00/virtio2/block/vdb")
+		}, Found, "VD-A,VD-B", ""},
+		{"no serial", func(tr *tree) {
+			tr.blockdev("virtual/block/loop0", "8:1", map[string]string{"serial": "\n"})
+		}, Missing, "", "(loop0) reports no serial number"},
+		{"no device", func(tr *tree) {}, Missing, "", "not present"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTree(t, t.TempDir())
+			tc.build(tr)
+			h := collect(fpProduct, tr.sources())
+			if tc.state == Found {
+				wantFound(t, h, format.ComponentDiskSerial, tc.raw)
+			} else {
+				wantState(t, h, format.ComponentDiskSerial, tc.state, tc.reason)
+			}
+		})
+	}
+	// A root with no block device (a container's overlay).
+	tr := newTree(t, t.TempDir())
+	tr.write("proc/self/mountinfo", "27 1 0:44 / / rw,relatime - overlay overlay rw,lowerdir=/x\n", 0o444)
+	dev, reason := rootDevice(hostSources{StatfsPath: "/proc", MountInfo: tr.path("proc/self/mountinfo")})
+	if dev != "" || !strings.Contains(reason, "(overlay) is not on a block device") {
+		t.Errorf("overlay root: %q %q", dev, reason)
+	}
+}
+
+func TestFingerprintOperatorID(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	wantState(t, collect(fpProduct, tr.sources()), format.ComponentOperatorID, Missing, "no operator id")
+	tr.write("etc/airlock/operator-id", "short\n", 0o444)
+	wantState(t, collect(fpProduct, tr.sources()), format.ComponentOperatorID, Missing, "at least 16 random")
+	tr.write("run/secrets/airlock-operator-id", "k8s-secret-0123456789abcdef\n", 0o444)
+	wantFound(t, collect(fpProduct, tr.sources()), format.ComponentOperatorID, "k8s-secret-0123456789abcdef")
 }

@@ -107,8 +107,10 @@ type Request struct {
 	Binary  []byte // the signed message
 	Armored []byte // what `activator request -o` writes
 	QRText  string // the AL1: text that a QR code carries
-	// Components are the fingerprint components the request carries.
+	// Components are the fingerprint components the request carries;
+	// Host is what the collector found (see HostFingerprint.Binding).
 	Components []string
+	Host       *HostFingerprint
 }
 
 // Request creates a request: it checks the product key and the licensee
@@ -195,7 +197,7 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 	for n := range fp.Components {
 		names = append(names, n)
 	}
-	return &Request{ID: id, Binary: msg, Armored: format.Armor(msg, format.KindRequest), QRText: format.EncodeQRText(msg), Components: sortedCopy(names)}, nil
+	return &Request{ID: id, Binary: msg, Armored: format.Armor(msg, format.KindRequest), QRText: format.EncodeQRText(msg), Components: sortedCopy(names), Host: host}, nil
 }
 
 // hostKeyEpoch is the creation time of every host key.

@@ -201,6 +201,17 @@
 // otherwise ([DefaultThreshold]), and a response MUST NOT carry less than 2
 // when n is 3 or more.
 //
+// Components are machine-bound (their value stays with the machine when its
+// disk, an image of it or its files are copied: "dmi-product-uuid",
+// "dmi-board-serial", "dmi-chassis-serial", "hypervisor-uuid", "mac") or
+// portable (every other name: "machine-id", "root-disk", "disk-serial",
+// "operator-id"); see [MachineBound]. A desk SHOULD issue the threshold of
+// [IssueThreshold]: the default, raised to one more than the portable
+// components and capped at n, so that a licence needs a machine-bound
+// identifier whenever one was recorded. A fingerprint with fewer than 3
+// components, or none machine-bound, is weak ([Fingerprint.Binding]): a
+// copy of the disk or the host's files carries its licence elsewhere.
+//
 // # Security considerations
 //
 // The signature is the only protection of an artifact; every rule above

@@ -6,16 +6,114 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Well-known fingerprint component names. Collectors may add others that
 // follow the same syntax (1 to 32 characters of a-z, 0-9 and '-').
 const (
-	ComponentMachineID  = "machine-id"
-	ComponentDMIProduct = "dmi-product-uuid"
-	ComponentMAC        = "mac"
-	ComponentRootDisk   = "root-disk"
+	ComponentMachineID        = "machine-id"         // the OS installation's id (/etc/machine-id)
+	ComponentDMIProduct       = "dmi-product-uuid"   // the SMBIOS system UUID (firmware, or the hypervisor's VM id)
+	ComponentDMIBoardSerial   = "dmi-board-serial"   // the SMBIOS baseboard serial number
+	ComponentDMIChassisSerial = "dmi-chassis-serial" // the SMBIOS chassis serial number
+	ComponentHypervisorUUID   = "hypervisor-uuid"    // a VM id the hypervisor exposes apart from SMBIOS (Xen)
+	ComponentMAC              = "mac"                // the physical NICs' addresses
+	ComponentRootDisk         = "root-disk"          // the root filesystem's id (from its UUID)
+	ComponentDiskSerial       = "disk-serial"        // the serial number of the disk that holds the root filesystem
+	ComponentOperatorID       = "operator-id"        // a secret the operator provisions with a container
 )
+
+// machineBound names the components whose value stays with the machine
+// (its firmware, its board, its NICs, the hypervisor's record of the VM)
+// when its disk, an image of the disk or its files are copied elsewhere.
+// Every other component, unknown names included, is portable: a copy of the
+// disk, its image or its files can carry it (machine-id and operator-id are
+// files, root-disk is in the filesystem, disk-serial goes with the disk and
+// with many VM clones).
+var machineBound = map[string]bool{
+	ComponentDMIProduct: true, ComponentDMIBoardSerial: true, ComponentDMIChassisSerial: true,
+	ComponentHypervisorUUID: true, ComponentMAC: true,
+	"platform-uuid": true, "platform-serial": true, // macOS IOPlatformUUID and serial number
+}
+
+// MachineBound reports whether a component's value stays with the machine
+// when its disk, an image of it or its files are copied to another (see
+// [Binding]).
+func MachineBound(name string) bool { return machineBound[name] }
+
+// StrongComponents is the fewest components of a binding that is not weak.
+const StrongComponents = 3
+
+// Binding says how firmly a fingerprint ties a licence to one machine. Most
+// callers want [Fingerprint.Binding].
+type Binding struct {
+	Components   int      `json:"components"`    // components recorded
+	Names        []string `json:"names"`         // their names, sorted
+	MachineBound int      `json:"machine_bound"` // of them, those that stay with the machine
+	// Threshold is how many must match for a licence issued now: see
+	// [IssueThreshold].
+	Threshold int `json:"threshold"`
+	// Weak is set when fewer than [StrongComponents] were recorded, or when
+	// none stays with the machine: a copy of the disk, its image or the
+	// host's files then carries the licence to another machine. Reason
+	// says which, in one line.
+	Weak   bool   `json:"weak"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Binding analyses the fingerprint's components.
+func (f Fingerprint) Binding() Binding {
+	b := Binding{Components: len(f.Components)}
+	for name := range f.Components {
+		b.Names = append(b.Names, name)
+		if machineBound[name] {
+			b.MachineBound++
+		}
+	}
+	sort.Strings(b.Names)
+	b.Threshold = IssueThreshold(f)
+	switch {
+	case b.Components < StrongComponents:
+		b.Weak = true
+		b.Reason = fmt.Sprintf("only %d machine identifier(s) (%s), fewer than %d", b.Components, strings.Join(b.Names, ", "), StrongComponents)
+	case b.MachineBound == 0:
+		b.Weak = true
+		b.Reason = fmt.Sprintf("every identifier (%s) can be copied with the disk, an image of it or its files; none stays with the machine", strings.Join(b.Names, ", "))
+	}
+	return b
+}
+
+// String describes the binding in one line, e.g. "strong: 4 identifiers
+// (2 stay with the machine), 3 must match".
+func (b Binding) String() string {
+	if b.Weak {
+		return "weak: " + b.Reason
+	}
+	stay := "stay"
+	if b.MachineBound == 1 {
+		stay = "stays"
+	}
+	return fmt.Sprintf("strong: %d identifiers (%d %s with the machine), %d must match", b.Components, b.MachineBound, stay, b.Threshold)
+}
+
+// IssueThreshold is the threshold a licence desk SHOULD give a response to
+// a request with fingerprint f: [DefaultThreshold] of its n components,
+// raised to one more than the number of portable components (those that
+// are not [MachineBound]) and capped at n. So a licence needs at least one
+// identifier that stays with the machine, whenever it recorded one: a VM
+// cloned with its disk (same machine-id, root-disk and disk serial) and a
+// new MAC and SMBIOS UUID does not match, while on a machine with enough
+// machine-bound identifiers a replaced NIC still does.
+func IssueThreshold(f Fingerprint) int {
+	n := len(f.Components)
+	portable := 0
+	for name := range f.Components {
+		if !machineBound[name] {
+			portable++
+		}
+	}
+	return min(n, max(DefaultThreshold(n), portable+1))
+}
 
 // componentValueLen is the length of a hashed component value: 16 bytes of
 // HMAC-SHA-256 in unpadded Base64url.

@@ -102,3 +102,61 @@ func TestFingerprintValidate(t *testing.T) {
 		t.Errorf("too many components: %v", err)
 	}
 }
+
+// names returns a fingerprint with the named components.
+func names(ns ...string) Fingerprint {
+	var kv []string
+	for _, n := range ns {
+		kv = append(kv, n, n+"-value")
+	}
+	return fp(kv...)
+}
+
+func TestIssueThreshold(t *testing.T) {
+	cases := []struct {
+		f    Fingerprint
+		want int
+		weak bool
+	}{
+		{names("machine-id"), 1, true},
+		{names("machine-id", "operator-id"), 2, true},
+		// No machine-bound identifier: all must match, and it stays weak.
+		{names("machine-id", "root-disk", "disk-serial"), 3, true},
+		// A VM without SMBIOS: the MAC is the one machine-bound identifier,
+		// so a disk clone with a new MAC (3 of 4) does not match.
+		{names("machine-id", "mac", "root-disk", "disk-serial"), 4, false},
+		{names("machine-id", "mac", "root-disk"), 3, false},
+		// With the SMBIOS UUID a replaced NIC is tolerated (4 of 5), a clone
+		// with a new MAC and UUID (3 of 5) is not.
+		{names("machine-id", "dmi-product-uuid", "mac", "root-disk", "disk-serial"), 4, false},
+		{names("machine-id", "dmi-product-uuid", "dmi-board-serial", "dmi-chassis-serial", "mac", "root-disk", "disk-serial"), 6, false},
+		// Unknown names count as portable.
+		{names("machine-id", "mac", "some-future-id"), 3, false},
+	}
+	for _, c := range cases {
+		b := c.f.Binding()
+		if got := IssueThreshold(c.f); got != c.want || b.Threshold != got {
+			t.Errorf("%v: threshold %d (binding %d), want %d", b.Names, got, b.Threshold, c.want)
+		}
+		if b.Weak != c.weak || (b.Weak && b.Reason == "") {
+			t.Errorf("%v: weak %v (%q), want %v", b.Names, b.Weak, b.Reason, c.weak)
+		}
+		f := c.f
+		f.Threshold = b.Threshold
+		if err := f.validate(true); err != nil {
+			t.Errorf("%v: the issued threshold does not validate: %v", b.Names, err)
+		}
+	}
+	// The clone and the replaced NIC, as the comments above say.
+	rec := names("machine-id", "dmi-product-uuid", "mac", "root-disk", "disk-serial")
+	rec.Threshold = IssueThreshold(rec)
+	nic := names("machine-id", "dmi-product-uuid", "root-disk", "disk-serial")
+	nic.Components["mac"] = HashComponent("astera", "new")
+	if !Match(rec, nic).OK() {
+		t.Error("a replaced NIC does not match")
+	}
+	clone := names("machine-id", "root-disk", "disk-serial")
+	if Match(rec, clone).OK() {
+		t.Error("a disk clone with a new MAC and SMBIOS UUID matches")
+	}
+}

@@ -28,6 +28,7 @@ var (
 	ErrLicenseEnded      = errors.New("licence deactivated or replaced")
 	ErrTooManyRevoked    = errors.New("revocation list full")
 	ErrReceiptMismatch   = errors.New("receipt does not match the licence")
+	ErrWeakBinding       = errors.New("request binds weakly to its machine")
 )
 
 // refusal reads as one line and matches its sentinel (and the cause's).

@@ -53,7 +53,9 @@ func newHost(t testing.TB, ids ...string) *host {
 		t.Fatal(err)
 	}
 	h := &host{key: k, ids: map[string]string{}}
-	for i, n := range []string{"machine-id", "mac", "root-disk"} {
+	// Three identifiers (machine-id, mac, root-disk), or five with the
+	// SMBIOS UUID and the disk serial.
+	for i, n := range []string{"machine-id", "mac", "root-disk", "dmi-product-uuid", "disk-serial"}[:len(ids)] {
 		h.ids[n] = ids[i]
 	}
 	return h
@@ -123,9 +125,9 @@ func TestSignAndCount(t *testing.T) {
 	if !errors.Is(err, ErrActivationLimit) || !strings.Contains(err.Error(), string(s1.LicenseID)) {
 		t.Fatalf("second host: %v", err)
 	}
-	// A reinstall on host A (new host key, same machine, one NIC changed).
+	// A reinstall on host A (its store lost: a new host key, same machine).
 	c.Add(time.Hour)
-	a2 := newHost(t, "m-a", "mac-new", "disk-a")
+	a2 := newHost(t, "m-a", "mac-a", "disk-a")
 	s3, err := d.Sign(a2.request(t, key, "9.1.0", c.Now()))
 	if err != nil || !s3.Reinstall || s3.Used != 1 {
 		t.Fatalf("reinstall: %+v %v", s3, err)
@@ -364,9 +366,9 @@ func TestCopiedHostKeyIsNotAReinstall(t *testing.T) {
 func TestReinstallCannotDrift(t *testing.T) {
 	d, c := newDesk(t)
 	key := oneKey(t, d, KeyOptions{})
-	steps := [][3]string{{"m-a", "mac-a", "disk-a"}, {"m-b", "mac-a", "disk-a"}, {"m-b", "mac-b", "disk-a"}}
+	steps := [][]string{{"m-a", "mac-a", "disk-a", "uuid-a", "sn-a"}, {"m-a", "mac-b", "disk-a", "uuid-a", "sn-a"}, {"m-a", "mac-b", "disk-a", "uuid-b", "sn-a"}}
 	for i, ids := range steps {
-		_, err := d.Sign(newHost(t, ids[0], ids[1], ids[2]).request(t, key, "9.1.0", c.Now()))
+		_, err := d.Sign(newHost(t, ids...).request(t, key, "9.1.0", c.Now()))
 		if i < 2 && err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
@@ -517,5 +519,107 @@ func TestDeskRefusalsLeaveLedger(t *testing.T) {
 		if !bytes.Equal(bj, aj) {
 			t.Errorf("%s changed the ledger", tc.name)
 		}
+	}
+}
+
+// A reinstall is a request from a machine where the licence it replaces
+// would still hold (its own threshold against the first activation): a
+// replaced NIC on a machine with the SMBIOS UUID is one; a clone of the
+// disk with a new MAC and UUID is a new activation; on a machine with
+// three identifiers (a threshold of all three) a replaced NIC is a new
+// activation too, until the old licence's receipt frees it.
+func TestReinstallRule(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	first, err := d.Sign(newHost(t, "m-a", "mac-a", "disk-a", "uuid-a", "sn-a").request(t, key, "9.1.0", c.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := first.Binding(t); b.Weak || b.Threshold != 4 {
+		t.Fatalf("binding of five identifiers: %+v", b)
+	}
+	if s, err := d.Sign(newHost(t, "m-a", "mac-new", "disk-a", "uuid-a", "sn-a").request(t, key, "9.1.0", c.Now())); err != nil || !s.Reinstall {
+		t.Fatalf("a replaced NIC: %+v %v", s, err)
+	}
+	if _, err := d.Sign(newHost(t, "m-a", "mac-clone", "disk-a", "uuid-clone", "sn-a").request(t, key, "9.1.0", c.Now())); !errors.Is(err, ErrActivationLimit) {
+		t.Fatalf("a disk clone with a new MAC and UUID: %v", err)
+	}
+
+	key3 := oneKey(t, d, KeyOptions{})
+	a := newHost(t, "m-a", "mac-a", "disk-a")
+	s1, err := d.Sign(a.request(t, key3, "9.1.0", c.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nic := newHost(t, "m-a", "mac-new", "disk-a")
+	if _, err := d.Sign(nic.request(t, key3, "9.1.0", c.Now())); !errors.Is(err, ErrActivationLimit) {
+		t.Fatalf("a replaced NIC on a machine with three identifiers: %v", err)
+	}
+	if _, err := d.Deactivate(a.receipt(t, s1, c.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Sign(nic.request(t, key3, "9.1.0", c.Now())); err != nil {
+		t.Fatalf("after the old licence's receipt: %v", err)
+	}
+}
+
+// Binding returns the binding the ledger recorded for s.
+func (s *Signed) Binding(t *testing.T) format.Binding {
+	a, err := format.DecodeUnverified(s.Response)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := a.Payload.(*format.Response)
+	b := r.Fingerprint.Binding()
+	if b.Threshold != r.Fingerprint.Threshold {
+		t.Fatalf("issued threshold %d, the rule gives %d", r.Fingerprint.Threshold, b.Threshold)
+	}
+	return b
+}
+
+// A weak request (one identifier, or none that stays with the machine) is
+// refused unless the operator or the product key allows it; the ledger
+// records what allowed it.
+func TestWeakBinding(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Activations: 5})
+	weak := &host{key: newHost(t, "x", "x", "x").key, ids: map[string]string{"machine-id": "m-only"}}
+	diskOnly := &host{key: newHost(t, "x", "x", "x").key, ids: map[string]string{"machine-id": "m-d", "root-disk": "d", "disk-serial": "s"}}
+	for _, h := range []*host{weak, diskOnly} {
+		_, err := d.Sign(h.request(t, key, "9.1.0", c.Now()))
+		if !errors.Is(err, ErrWeakBinding) || !strings.Contains(err.Error(), "--allow-weak-binding") {
+			t.Fatalf("weak request: %v", err)
+		}
+	}
+	if _, err := d.Sign(weak.request(t, key, "9.1.0", c.Now())); !strings.Contains(err.Error(), "only 1 machine identifier(s) (machine-id)") {
+		t.Fatalf("the refusal names the identifiers: %v", err)
+	}
+	s, err := d.SignWith(weak.request(t, key, "9.1.0", c.Now()), SignOptions{AllowWeakBinding: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	containers := oneKey(t, d, KeyOptions{AllowWeakBinding: true})
+	s2, err := d.Sign(diskOnly.request(t, containers, "9.1.0", c.Now()))
+	if err != nil {
+		t.Fatalf("a key sold for containers: %v", err)
+	}
+	l, err := d.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[format.ID]Activation{}
+	for _, a := range l.Activations {
+		by[a.LicenseID] = a
+	}
+	if a := by[s.LicenseID]; !a.Binding.Weak || a.WeakAllowed != "sign --allow-weak-binding" || a.Binding.Threshold != 1 {
+		t.Fatalf("ledger, allowed by the operator: %+v", a)
+	}
+	if a := by[s2.LicenseID]; !a.Binding.Weak || a.WeakAllowed != "product key" || a.Binding.Threshold != 3 {
+		t.Fatalf("ledger, allowed by the key: %+v", a)
+	}
+	var csv strings.Builder
+	l.WriteCSV(&csv)
+	if !strings.Contains(csv.String(), "weak (allowed by sign --allow-weak-binding): only 1 machine identifier(s) (machine-id)") {
+		t.Fatalf("CSV:\n%s", csv.String())
 	}
 }

@@ -26,6 +26,9 @@ type ProductKey struct {
 	// Revoked stops all further signing with the key (a refund, a leak).
 	Revoked      *time.Time `json:"revoked,omitempty"`
 	RevokeReason string     `json:"revoke_reason,omitempty"`
+	// AllowWeakBinding: the key was sold for hosts that cannot be bound
+	// firmly (containers): it signs their weak requests (see SignOptions).
+	AllowWeakBinding bool `json:"allow_weak_binding,omitempty"`
 	// Used is the number of live activations (filled in by listings).
 	Used int `json:"used"`
 }
@@ -39,6 +42,9 @@ type KeyOptions struct {
 	Activations int // hosts at once, 1 or more
 	Expires     *time.Time
 	Count       int // keys to create, 1 to MaxKeysPerCall
+	// AllowWeakBinding sells the keys for hosts that cannot be bound
+	// firmly (containers): see ProductKey.AllowWeakBinding.
+	AllowWeakBinding bool
 }
 
 // MaxKeysPerCall bounds one keys create.
@@ -88,7 +94,7 @@ func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
 					continue // a 100-bit collision: draw again
 				}
 				pk := ProductKey{Key: k.String(), Product: o.Product, Version: o.Version, Features: sortedCopy(o.Features),
-					Clients: o.Clients, Activations: o.Activations, Expires: o.Expires, Created: now}
+					Clients: o.Clients, Activations: o.Activations, Expires: o.Expires, Created: now, AllowWeakBinding: o.AllowWeakBinding}
 				if err := setJSON(txn, prefixPK+pk.Key, pk); err != nil {
 					return err
 				}

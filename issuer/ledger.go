@@ -36,6 +36,11 @@ func (d *Desk) Ledger() (*Ledger, error) {
 			if err := json.Unmarshal(val, &a); err != nil {
 				return fmt.Errorf("%w: %s: %v", ErrDamaged, key, err)
 			}
+			if a.Binding.Components == 0 {
+				// Recorded before the ledger kept the binding.
+				a.Binding = a.Fingerprint.Binding()
+				a.Binding.Threshold = a.Fingerprint.Threshold
+			}
 			l.Activations = append(l.Activations, a)
 			return nil
 		})
@@ -52,7 +57,25 @@ func (l *Ledger) WriteJSON(w io.Writer) error {
 }
 
 // csvHeader is the CSV ledger's first row: one event a row.
-var csvHeader = []string{"time", "event", "product_key", "product", "version", "license_id", "licensee_name", "licensee_organization", "host_key_fingerprint", "detail"}
+var csvHeader = []string{"time", "event", "product_key", "product", "version", "license_id", "licensee_name", "licensee_organization", "host_key_fingerprint", "detail", "binding"}
+
+// BindingText describes the activation's machine binding in one line:
+// "strong: 4 identifiers (1 stays with the machine), 4 must match", or
+// "weak (allowed by product key): only 1 machine identifier(s) (machine-id), fewer than 3".
+func (a *Activation) BindingText() string {
+	if a.Binding.Components == 0 { // recorded before the ledger kept it
+		a.Binding = a.Fingerprint.Binding()
+		a.Binding.Threshold = a.Fingerprint.Threshold
+	}
+	if a.Binding.Weak {
+		by := a.WeakAllowed
+		if by == "" {
+			by = "an earlier version of the desk"
+		}
+		return "weak (allowed by " + by + "): " + a.Binding.Reason
+	}
+	return a.Binding.String()
+}
 
 // WriteCSV writes one event a row (key sold, activation, reinstall,
 // deactivation, revocation), oldest first, with times in UTC as a
@@ -72,12 +95,16 @@ func (l *Ledger) WriteCSV(w io.Writer) error {
 		if k.Expires != nil {
 			detail += "; expires " + ts(*k.Expires)
 		}
-		rows = append(rows, row{k.Created, []string{ts(k.Created), "key", k.Key, k.Product, strconv.Itoa(k.Version), "", "", "", "", detail}})
+		binding := ""
+		if k.AllowWeakBinding {
+			binding = "weak binding allowed"
+		}
+		rows = append(rows, row{k.Created, []string{ts(k.Created), "key", k.Key, k.Product, strconv.Itoa(k.Version), "", "", "", "", detail, binding}})
 	}
 	for _, a := range l.Activations {
 		base := func(t time.Time, event, detail string) row {
 			return row{t, []string{ts(t), event, a.ProductKey, a.Product, strconv.Itoa(pks[a.ProductKey].Version), string(a.LicenseID),
-				a.Licensee.Name, a.Licensee.Organization, string(a.HostKeyFingerprint), detail}}
+				a.Licensee.Name, a.Licensee.Organization, string(a.HostKeyFingerprint), detail, a.BindingText()}}
 		}
 		if a.ReinstallOf != "" {
 			rows = append(rows, base(a.Issued, "reinstall", "replaces "+string(a.ReinstallOf)))
@@ -129,6 +156,10 @@ type Inspection struct {
 	// History, for a request: what the ledger knows of the same host or
 	// product key, and which fingerprint components changed since.
 	History []string
+	// Binding, for a request or a response: how firmly it binds to the
+	// machine (format.Binding.String), and for a request whether this
+	// desk would sign it as it is.
+	Binding string
 }
 
 // Inspect decodes any artifact, checks its signature with the key it
@@ -153,11 +184,21 @@ func (d *Desk) Inspect(data []byte) (*Inspection, error) {
 	case *format.Request:
 		a, _, err := format.VerifyRequest(data, now)
 		verdict(a, err)
+		b := p.Fingerprint.Binding()
+		in.Binding = b.String()
+		if b.Weak {
+			in.Binding += " (issuer sign refuses it unless --allow-weak-binding, or its product key was sold for such hosts)"
+		}
 		in.History, err = d.history(p)
 		if err != nil {
 			return nil, err
 		}
 	case *format.Response, *format.Revocations:
+		if r, ok := p.(*format.Response); ok {
+			b := r.Fingerprint.Binding()
+			b.Threshold = r.Fingerprint.Threshold
+			in.Binding = b.String()
+		}
 		keys, err := d.keySet()
 		if err != nil {
 			return nil, err
@@ -217,8 +258,8 @@ func (d *Desk) history(r *format.Request) ([]string, error) {
 			if len(m.Changed) > 0 {
 				changed = strings.Join(m.Changed, ", ")
 			}
-			out = append(out, fmt.Sprintf("licence %s (%s), issued %s to %s: same host key: %v; %d of %d identifiers match (%d needed); changed: %s",
-				a.LicenseID, state, a.Issued.Format("2006-01-02"), a.Licensee.Name, sameHost, m.Matched, m.Total, m.Needed, changed))
+			out = append(out, fmt.Sprintf("licence %s (%s), issued %s to %s: same host key: %v; %d of %d identifiers match (%d needed); changed: %s; binding %s",
+				a.LicenseID, state, a.Issued.Format("2006-01-02"), a.Licensee.Name, sameHost, m.Matched, m.Total, m.Needed, changed, a.BindingText()))
 			return nil
 		})
 	})

@@ -30,7 +30,12 @@ type Activation struct {
 	// reinstall is compared with it, so that a chain of reinstalls cannot
 	// walk a licence to another machine one identifier at a time.
 	Origin format.Fingerprint `json:"origin"`
-	Issued time.Time          `json:"issued"`
+	// Binding is how firmly the licence is bound to the machine (from the
+	// request's fingerprint, with the threshold issued); WeakAllowed says
+	// what allowed a weak one: "product key" or "sign --allow-weak-binding".
+	Binding     format.Binding `json:"binding"`
+	WeakAllowed string         `json:"weak_allowed,omitempty"`
+	Issued      time.Time      `json:"issued"`
 	// Response is the licence exactly as signed; it is kept apart, at
 	// resp/<license_id>, so that listing the ledger does not read it.
 	Response []byte `json:"-"`
@@ -150,11 +155,24 @@ type Signed struct {
 	Licensee            format.Licensee
 }
 
+// SignOptions are the desk operator's decisions for one signing call.
+type SignOptions struct {
+	// AllowWeakBinding signs requests whose machine binding is weak (fewer
+	// than 3 identifiers, or none that stays with the machine: see
+	// format.Fingerprint.Binding), which are otherwise refused with
+	// ErrWeakBinding. A product key sold for such hosts (containers)
+	// allows them by itself (KeyOptions.AllowWeakBinding).
+	AllowWeakBinding bool
+}
+
 // Sign verifies one request (armored, binary or QR text) and issues its
 // licence. The activation is recorded, in one synced transaction, before
 // the response is returned: a crash never leaves a licence signed but
 // uncounted. Unlock first.
-func (d *Desk) Sign(request []byte) (*Signed, error) {
+func (d *Desk) Sign(request []byte) (*Signed, error) { return d.SignWith(request, SignOptions{}) }
+
+// SignWith is Sign with options.
+func (d *Desk) SignWith(request []byte, opts SignOptions) (*Signed, error) {
 	if d.signer == nil {
 		return nil, errors.New("the desk is locked: Unlock it first")
 	}
@@ -166,7 +184,7 @@ func (d *Desk) Sign(request []byte) (*Signed, error) {
 	var out *Signed
 	err = d.db.Update(func(txn *badger.Txn) error {
 		var err error
-		out, err = d.sign(txn, now, a, req)
+		out, err = d.sign(txn, now, a, req, opts)
 		return err
 	})
 	if err != nil {
@@ -175,7 +193,7 @@ func (d *Desk) Sign(request []byte) (*Signed, error) {
 	return out, nil
 }
 
-func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *format.Request) (*Signed, error) {
+func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *format.Request, opts SignOptions) (*Signed, error) {
 	// The same request again: the same licence, counted once, unless it
 	// has since been deactivated or revoked.
 	if id, err := kv.Get(txn, prefixReq+a.Digest.String()); err != nil {
@@ -222,9 +240,25 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	case pk.Revoked != nil:
 		return nil, refuse(ErrProductKeyRevoked, fmt.Sprintf("product key %s was revoked on %s; it activates nothing more", pk.Key, pk.Revoked.Format("2006-01-02")))
 	}
+	// A weak binding (a copy of the disk or files carries the licence to
+	// another machine) only where the operator or the key allows it.
+	binding := req.Fingerprint.Binding()
+	weakAllowed := ""
+	if binding.Weak {
+		switch {
+		case pk.AllowWeakBinding:
+			weakAllowed = "product key"
+		case opts.AllowWeakBinding:
+			weakAllowed = "sign --allow-weak-binding"
+		default:
+			return nil, refuse(ErrWeakBinding, fmt.Sprintf("the request binds weakly to its machine: %s; a copy of that host's disk or files would carry the licence to another machine. Ask the host admin to run activator fingerprint and strengthen it, or sign it anyway with issuer sign --allow-weak-binding (or sell a key for such hosts: issuer keys create --allow-weak-binding)", binding.Reason))
+		}
+	}
 	// A host that already holds an activation of this key reinstalls: the
-	// machine decides, by the tolerant rule against the fingerprint of the
-	// host's first activation. The host key does not: a copied store
+	// machine decides, by the licence's own rule (its threshold) against
+	// the fingerprint of the host's first activation, so a request from a
+	// machine where that licence would not hold (a clone with a new MAC)
+	// is a new activation. The host key does not decide: a copied store
 	// carries it to another machine. Candidates come from the component
 	// index, so the cost does not grow with the key's activations.
 	cands, err := candidates(txn, pk.Key, req.Fingerprint)
@@ -269,7 +303,8 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		return nil, err
 	}
 	fp := req.Fingerprint
-	fp.Threshold = format.DefaultThreshold(len(fp.Components))
+	fp.Threshold = format.IssueThreshold(fp)
+	binding.Threshold = fp.Threshold
 	resp := &format.Response{
 		LicenseID: id, RequestID: req.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
 		Product: pk.Product, Versions: []int{pk.Version}, Licensee: req.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(),
@@ -286,7 +321,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	act := &Activation{
 		LicenseID: id, ProductKey: pk.Key, Product: pk.Product, RequestID: req.RequestID, RequestDigest: a.Digest,
 		Licensee: req.Licensee, HostKey: req.HostKey, HostKeyFingerprint: a.Signer.Fingerprint(), Fingerprint: fp,
-		Origin: fp, Issued: now, Response: msg,
+		Origin: fp, Binding: binding, WeakAllowed: weakAllowed, Issued: now, Response: msg,
 	}
 	used++
 	if replaced != nil {
@@ -349,6 +384,11 @@ const batchChunk = 256
 // sync per chunk, not per request) before any response is returned; a bad
 // request is reported in its result and does not stop the others.
 func (d *Desk) SignAll(names []string, requests [][]byte) ([]BatchResult, error) {
+	return d.SignAllWith(names, requests, SignOptions{})
+}
+
+// SignAllWith is SignAll with options.
+func (d *Desk) SignAllWith(names []string, requests [][]byte, opts SignOptions) ([]BatchResult, error) {
 	if d.signer == nil {
 		return nil, errors.New("the desk is locked: Unlock it first")
 	}
@@ -364,7 +404,7 @@ func (d *Desk) SignAll(names []string, requests [][]byte) ([]BatchResult, error)
 					out[i].Err = fmt.Errorf("request: %w", err)
 					continue
 				}
-				out[i].Signed, out[i].Err = d.sign(txn, now, a, req)
+				out[i].Signed, out[i].Err = d.sign(txn, now, a, req, opts)
 				if out[i].Err != nil && !isRefusal(out[i].Err) {
 					return out[i].Err // a store error: nothing of this chunk is recorded
 				}

@@ -100,6 +100,9 @@ Example: ` + t.name() + ` request --name "Ada Admin" --org "Example Bank" \
 				}
 				fmt.Fprint(msg, q)
 			}
+			if b := req.Host.Binding(); b.Weak {
+				printWeak(c.App.ErrWriter, req.Host, b)
+			}
 			if out != "-" {
 				fmt.Fprintf(msg, "request %s written to %s (identifiers: %s)\n", req.ID, outFile.Name(), strings.Join(req.Components, ", "))
 				fmt.Fprintf(msg, "carry it to your vendor; then run: %s import <response file>\n", t.name())

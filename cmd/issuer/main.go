@@ -222,7 +222,11 @@ func keysCommand() *cli.Command {
 				Usage: "create product keys for a sale; prints them, one a line",
 				Description: `Each key carries, in the ledger, what it entitles to: the product and its major
 version, the features, the number of clients, and how many hosts it may
-activate at once.
+activate at once. A request whose machine binding is weak (fewer than 3
+identifiers, or none that stays with the machine when its disk or files are
+copied) is refused when signed, unless the key was sold with
+--allow-weak-binding (for containers, whose identity is what their operator
+provisions: see activator fingerprint --help).
 
 Example: issuer keys create --product astera --version 9 --features dataflow,workflow --clients 2 --count 3`,
 				Flags: []cli.Flag{
@@ -233,6 +237,7 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 					&cli.IntFlag{Name: "activations", Usage: "`N` hosts may hold it at once", Value: 1},
 					&cli.StringFlag{Name: "expires", Usage: "licences end on `DATE` (2027-12-31 or RFC 3339)"},
 					&cli.IntFlag{Name: "count", Usage: "create `N` keys with this entitlement", Value: 1},
+					&cli.BoolFlag{Name: "allow-weak-binding", Usage: "sell the keys for hosts that cannot be bound firmly (containers): their weak requests are signed"},
 				},
 				Action: func(c *cli.Context) error {
 					if err := cliutil.NoArgs(c); err != nil {
@@ -252,7 +257,7 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 						return cliutil.Usagef("--count must be 1 to %d", issuer.MaxKeysPerCall)
 					}
 					o := issuer.KeyOptions{Product: c.String("product"), Version: c.Int("version"), Features: issuer.ParseFeatures(c.String("features")),
-						Clients: c.Int("clients"), Activations: c.Int("activations"), Count: c.Int("count")}
+						Clients: c.Int("clients"), Activations: c.Int("activations"), Count: c.Int("count"), AllowWeakBinding: c.Bool("allow-weak-binding")}
 					if e := c.String("expires"); e != "" {
 						t, err := parseDate(e)
 						if err != nil {
@@ -328,6 +333,9 @@ Example: issuer keys revoke C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH --reason "posted on a 
 						if k.Revoked != nil {
 							exp += ", REVOKED " + k.Revoked.Format("2006-01-02")
 						}
+						if k.AllowWeakBinding {
+							exp += ", weak binding allowed"
+						}
 						fmt.Fprintf(c.App.Writer, "%s  %s %d  [%s]  %d clients  %d/%d activations%s\n",
 							k.Key, k.Product, k.Version, strings.Join(k.Features, ","), k.Clients, k.Used, k.Activations, exp)
 					}
@@ -376,6 +384,9 @@ Example: issuer inspect request.req`,
 			w := c.App.Writer
 			fmt.Fprintf(w, "kind:      %s\n", in.Kind)
 			fmt.Fprintf(w, "signature: %s\n", in.Signature)
+			if in.Binding != "" {
+				fmt.Fprintf(w, "binding:   %s\n", in.Binding)
+			}
 			b, _ := json.MarshalIndent(in.Payload, "", "  ")
 			fmt.Fprintf(w, "content:\n%s\n", b)
 			for _, h := range in.History {
@@ -404,6 +415,12 @@ One request goes to -o FILE (default: the request's name with .lic; stdout for
 -); several go to -o DIR, one NAME.lic each, with the key unlocked once. A bad
 request is reported and does not stop the others; the exit code is then 1.
 
+A request whose machine binding is weak (fewer than 3 identifiers, or none that
+stays with the machine: a copy of that host's disk or files would carry the
+licence elsewhere) is refused, unless --allow-weak-binding or its product key
+was sold with --allow-weak-binding; the ledger records the binding of every
+activation, and what allowed a weak one.
+
 Examples:
    issuer sign request.req -o response.lic
    issuer sign incoming/*.req -o outgoing/
@@ -411,6 +428,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "`FILE` for one request, DIR for several (- for stdout)"},
 			&cli.StringFlag{Name: "qr-text", Usage: "the request as the `TEXT` a QR scanner read (AL1:...)"},
+			&cli.BoolFlag{Name: "allow-weak-binding", Usage: "sign requests whose machine binding is weak (recorded in the ledger)"},
 		},
 		Action: func(c *cli.Context) error {
 			var names []string
@@ -462,7 +480,7 @@ Examples:
 				return err
 			}
 			defer d.Close()
-			res, err := d.SignAll(names, reqs)
+			res, err := d.SignAllWith(names, reqs, issuer.SignOptions{AllowWeakBinding: c.Bool("allow-weak-binding")})
 			if err != nil {
 				abort()
 				return err

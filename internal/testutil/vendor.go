@@ -58,7 +58,7 @@ func Respond(vendor *format.PrivateKey, request []byte, now time.Time, edit func
 		return nil, err
 	}
 	fp := r.Fingerprint
-	fp.Threshold = format.DefaultThreshold(len(fp.Components))
+	fp.Threshold = format.IssueThreshold(fp)
 	resp := &format.Response{
 		LicenseID: id, RequestID: r.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
 		Product: r.Product, Versions: []int{9}, Licensee: r.Licensee, HostKeyFingerprint: a.Signer.Fingerprint(),

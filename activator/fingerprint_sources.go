@@ -1,0 +1,239 @@
+package activator
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// The identifiers added to the fingerprint for issue 11 (weak binding):
+// SMBIOS serials, the hypervisor's VM id, the root disk's serial and an
+// operator-provided id. See CollectFingerprint for what each is.
+
+// readDMISerial reads an SMBIOS serial (board_serial, chassis_serial).
+func readDMISerial(dir, file string) (string, ComponentState, string) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return "", Missing, dir + " not present (no DMI on this machine, common in VMs)"
+	}
+	p := filepath.Join(dir, file)
+	v, err := readSmall(p)
+	if denied(err) {
+		return "", Unverifiable, p + " is readable only by root; a non-root process leaves it out of the match"
+	} else if err != nil {
+		return failed(p, err)
+	}
+	v = strings.TrimSpace(v)
+	if placeholderSerial(v) {
+		return "", Missing, p + " holds a placeholder, not a serial number"
+	}
+	return v, Found, ""
+}
+
+// placeholderSerial reports serials that firmware ships unset, shared by
+// many machines.
+func placeholderSerial(v string) bool {
+	l := strings.ToLower(strings.TrimSpace(v))
+	if len(l) < 3 || strings.Trim(l, l[:1]) == "" { // empty, short, or one character repeated
+		return true
+	}
+	for _, junk := range []string{
+		"none", "n/a", "na", "null", "unknown", "invalid", "oem", "default string", "not specified", "not applicable",
+		"not available", "system serial number", "chassis serial number", "base board serial number",
+		"serial number", "0123456789", "123456789", "1234567890", "empty", "no asset tag",
+	} {
+		if l == junk {
+			return true
+		}
+	}
+	for _, part := range []string{"o.e.m", "to be filled"} {
+		if strings.Contains(l, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// readHypervisorUUID reads the VM id of a Xen guest. dmiUUID (the raw
+// SMBIOS UUID, or "") is often the same id: it is then left out, so that
+// one value is not counted twice.
+func readHypervisorUUID(path, dmiUUID string) (string, ComponentState, string) {
+	v, err := readSmall(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", Missing, path + " not present (no hypervisor id beside SMBIOS)"
+		}
+		return failed(path, err)
+	}
+	v = strings.ToLower(strings.TrimSpace(v))
+	if !isUUID(v) || strings.Trim(strings.ReplaceAll(v, "-", ""), "0") == "" {
+		return "", Missing, path + " does not hold a VM id"
+	}
+	if v == dmiUUID {
+		return "", Missing, path + " is the SMBIOS UUID again (counted once)"
+	}
+	return v, Found, ""
+}
+
+// readOperatorID reads the operator-provided id of a container.
+func readOperatorID(paths []string) (string, ComponentState, string) {
+	for _, p := range paths {
+		v, err := readSmall(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return failed(p, err)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) < 16 {
+			return "", Missing, fmt.Sprintf("%s holds %d characters; provision at least 16 random ones (openssl rand -hex 16), once per deployment", p, len(v))
+		}
+		return v, Found, ""
+	}
+	return "", Missing, "no operator id (" + strings.Join(paths, " or ") + "); containers can be given one, see activator fingerprint --help"
+}
+
+// readDiskSerial finds the disk that holds the root filesystem and reads
+// its serial number.
+func readDiskSerial(s hostSources) (string, ComponentState, string) {
+	dev, reason := rootDevice(s)
+	if dev == "" {
+		return "", Missing, reason
+	}
+	link := filepath.Join(s.SysDir, "dev", "block", dev)
+	dir, err := filepath.EvalSymlinks(link)
+	if err != nil {
+		return failed(link, err)
+	}
+	var serials, without []string
+	var walk func(dir string, depth int) error
+	walk = func(dir string, depth int) error {
+		if _, err := os.Stat(filepath.Join(dir, "partition")); err == nil {
+			dir = filepath.Dir(dir) // a partition: its disk is the parent
+		}
+		// A device-mapper, md or other stacked device: the disks under it.
+		slaves, _ := os.ReadDir(filepath.Join(dir, "slaves"))
+		if len(slaves) > 0 && depth < 4 {
+			for _, sl := range slaves {
+				next, err := filepath.EvalSymlinks(filepath.Join(dir, "slaves", sl.Name()))
+				if err != nil {
+					return err
+				}
+				if err := walk(next, depth+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		serial, err := diskSerial(dir)
+		if err != nil {
+			return err
+		}
+		if serial == "" {
+			without = append(without, filepath.Base(dir))
+		} else {
+			serials = append(serials, serial)
+		}
+		return nil
+	}
+	if err := walk(dir, 0); err != nil {
+		if denied(err) {
+			return "", Unverifiable, "the root disk's serial may not be read by this user: " + err.Error()
+		}
+		return "", Missing, "the root disk's serial could not be read: " + err.Error()
+	}
+	if len(without) > 0 {
+		return "", Missing, "the root filesystem's disk (" + strings.Join(without, ", ") + ") reports no serial number"
+	}
+	slices.Sort(serials)
+	return strings.Join(slices.Compact(serials), ","), Found, ""
+}
+
+// diskSerial returns the serial a disk's sysfs directory reports, or "".
+func diskSerial(dir string) (string, error) {
+	for _, f := range []string{"serial", "device/serial", "wwid", "device/wwid", "device/vpd_pg80"} {
+		v, err := readSmall(filepath.Join(dir, f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return "", err
+		}
+		if f == "device/vpd_pg80" {
+			// The Unit Serial Number VPD page: a 4-byte header, then ASCII.
+			if len(v) <= 4 {
+				continue
+			}
+			v = v[4:]
+		}
+		v = strings.TrimSpace(strings.Trim(v, "\x00"))
+		if !placeholderSerial(v) && printable(v) {
+			return v, nil
+		}
+	}
+	return "", nil
+}
+
+func printable(s string) bool {
+	for _, c := range s {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// rootDevice returns "MAJOR:MINOR" of the block device that holds the root
+// filesystem, or "" and why there is none.
+func rootDevice(s hostSources) (string, string) {
+	if s.RootDev != "" {
+		return s.RootDev, ""
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.StatfsPath, &st); err != nil {
+		return "", "stat " + s.StatfsPath + ": " + err.Error()
+	}
+	major, minor := devMajor(uint64(st.Dev)), devMinor(uint64(st.Dev))
+	if major != 0 {
+		return fmt.Sprintf("%d:%d", major, minor), ""
+	}
+	// An anonymous device (btrfs, overlayfs, tmpfs): the mount's source
+	// tells which block device, if any, holds it.
+	fsType, source := rootMount(s.MountInfo)
+	if strings.HasPrefix(source, "/dev/") {
+		if err := syscall.Stat(source, &st); err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFBLK {
+			return fmt.Sprintf("%d:%d", devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev))), ""
+		}
+	}
+	if fsType == "" {
+		fsType = "unknown"
+	}
+	return "", "the root filesystem (" + fsType + ") is not on a block device"
+}
+
+// rootMount returns the type and source of the last mount on "/" in a
+// mountinfo file.
+func rootMount(path string) (fsType, source string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		fields, after := strings.Fields(pre), strings.Fields(post)
+		if ok && len(fields) >= 5 && fields[4] == "/" && len(after) >= 2 {
+			fsType, source = after[0], after[1]
+		}
+	}
+	return fsType, source
+}
+
+// devMajor and devMinor split a Linux dev_t (the glibc encoding).
+func devMajor(dev uint64) uint32 { return uint32((dev >> 8) & 0xfff) | uint32((dev>>32)&^0xfff) }
+func devMinor(dev uint64) uint32 { return uint32(dev&0xff) | uint32((dev>>12)&^0xff) }
