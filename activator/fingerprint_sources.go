@@ -235,5 +235,5 @@ func rootMount(path string) (fsType, source string) {
 }
 
 // devMajor and devMinor split a Linux dev_t (the glibc encoding).
-func devMajor(dev uint64) uint32 { return uint32((dev >> 8) & 0xfff) | uint32((dev>>32)&^0xfff) }
+func devMajor(dev uint64) uint32 { return uint32((dev>>8)&0xfff) | uint32((dev>>32)&^0xfff) }
 func devMinor(dev uint64) uint32 { return uint32(dev&0xff) | uint32((dev>>12)&^0xff) }
