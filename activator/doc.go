@@ -96,13 +96,21 @@
 // # Machine binding
 //
 // See [CollectFingerprint] for the identifiers and [MatchHost] for the
-// tolerant match: all but one recorded identifier must match (all of them
-// when only one or two were recorded), so a replaced NIC keeps the licence
-// and a copy on another machine does not.
-// An identifier readable only by root (the DMI product UUID) is left out
-// of the match when an unprivileged process checks it, and treated as
-// possibly changed: the others must still meet the threshold. So a cloned
-// VM with a new MAC stays out, and on a machine whose DMI UUID was
+// match. The desk issues a threshold (format.IssueThreshold) of all
+// recorded identifiers but one, raised so that at least one identifier
+// that stays with the machine (SMBIOS UUID and serials, a hypervisor VM id,
+// the MACs) must match whenever one was recorded: a replaced NIC keeps the
+// licence on a machine with SMBIOS identifiers, and a clone of the disk
+// with new SMBIOS and MAC values does not. A binding with fewer than 3
+// identifiers, or none that stays with the machine, is weak
+// ([HostFingerprint.Binding]): `activator fingerprint` and `request` say
+// so, with [HostFingerprint.Advice], and the desk refuses it unless told
+// otherwise. Containers can be given an operator id.
+//
+// The SMBIOS identifiers are readable only by root: an unprivileged
+// process leaves them out of the match and treats them as possibly
+// changed, so the others must all meet the threshold. So a cloned VM with
+// a new MAC stays out, and on a machine whose SMBIOS identifiers were
 // recorded, a replaced NIC keeps root-run commands working but makes the
 // unprivileged service refuse the licence until a new one is requested.
 // Every other unreadable identifier counts as changed.
