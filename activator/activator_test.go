@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -698,9 +699,9 @@ func TestRequestAfterClockJump(t *testing.T) {
 
 // BenchmarkSeats measures a client taking and giving back a seat.
 func BenchmarkSeats(b *testing.B) {
-	l := &License{}
+	l := &License{cfg: Config{Dir: b.TempDir(), Product: "astera"}}
 	l.seats.lic = l
-	l.snap.Store(&Snapshot{State: StateActive, Clients: 1 << 30, features: map[string]struct{}{}})
+	l.snap.Store(&Snapshot{State: StateActive, Clients: 64, features: map[string]struct{}{}})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -711,6 +712,31 @@ func BenchmarkSeats(b *testing.B) {
 			s.Release()
 		}
 	})
+}
+
+// BenchmarkSeatsFull measures a refused client on a full server of 1,000
+// seats, all held through another descriptor of the seat file (on Linux,
+// as another process holds them): one lock attempt per seat.
+func BenchmarkSeatsFull(b *testing.B) {
+	l := &License{cfg: Config{Dir: b.TempDir(), Product: "astera"}}
+	l.seats.lic = l
+	l.snap.Store(&Snapshot{State: StateActive, Clients: 1000, features: map[string]struct{}{}})
+	other, err := os.OpenFile(filepath.Join(l.cfg.Dir, "seats-astera"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer other.Close()
+	for n := range int64(1000) {
+		if ok, err := lockSeat(other, n); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Seats().Acquire("client"); !errors.Is(err, ErrSeatLimit) {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkOpenHistory opens a store holding 1 and 1,000 stored licences

@@ -196,54 +196,7 @@ func (l *License) Seats() *Seats { return &l.seats }
 func (l *License) Close() error {
 	l.closeOnce.Do(func() { close(l.stop) })
 	<-l.done
+	l.seats.close()
 	return nil
 }
 
-// Seats counts connected clients against the licence's client limit.
-type Seats struct {
-	lic   *License
-	mu    sync.Mutex
-	inUse int
-}
-
-// Seat is one acquired client seat.
-type Seat struct {
-	ClientID string // as given to Acquire, for the product's own records
-	seats    *Seats
-	released atomic.Bool
-}
-
-// Acquire takes a seat for clientID, or fails with ErrSeatLimit when all
-// are taken or ErrNotActive without a licence. Each call takes one seat,
-// even for a clientID that holds one already (a reconnect before the old
-// connection is released).
-func (s *Seats) Acquire(clientID string) (*Seat, error) {
-	snap := s.lic.snap.Load()
-	if !snap.Active() {
-		return nil, refuse(ErrNotActive, "no active licence; no client may connect")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inUse >= snap.Clients {
-		return nil, refuse(ErrSeatLimit, fmt.Sprintf("all %d client seats are in use", snap.Clients))
-	}
-	s.inUse++
-	return &Seat{ClientID: clientID, seats: s}, nil
-}
-
-// InUse returns the number of seats held.
-func (s *Seats) InUse() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inUse
-}
-
-// Release returns the seat; releasing twice is harmless.
-func (t *Seat) Release() {
-	if t.released.Swap(true) {
-		return
-	}
-	t.seats.mu.Lock()
-	t.seats.inUse--
-	t.seats.mu.Unlock()
-}

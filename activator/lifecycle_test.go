@@ -317,3 +317,41 @@ func TestForeignRevocationListCannotHideGenuine(t *testing.T) {
 		}
 	})
 }
+
+// TestSeatsSharedOnHost: two Licenses of one store (two instances of the
+// product in one process here; TestTwoServersShareSeats in
+// samples/dataserver runs two processes) share the licence's seats, and
+// closing one gives back only its own.
+func TestSeatsSharedOnHost(t *testing.T) {
+	e := newEnv(t)
+	e.with(e.cfg, func(s *Store) { e.mustImport(s, e.respond(e.request(s).Binary, nil), ImportOptions{}) })
+	a, err := Open(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := a.Seats().Acquire("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Seats().Acquire("b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Seats().Acquire("c"); !errors.Is(err, ErrSeatLimit) {
+		t.Fatalf("a third seat across two instances: %v", err)
+	}
+	b.Close()
+	s3, err := a.Seats().Acquire("c")
+	if err != nil || s3.Number != 2 || a.Seats().InUse() != 2 {
+		t.Fatalf("after the other instance closed: %v %+v", err, s3)
+	}
+	sa.Release()
+	sa.Release()
+	if a.Seats().InUse() != 1 {
+		t.Fatalf("in use: %d", a.Seats().InUse())
+	}
+}

@@ -142,7 +142,7 @@ func (s *server) handle(conn net.Conn) {
 		s.mu.Unlock()
 	}()
 
-	fmt.Fprintf(conn, "welcome: seat %d of %d\n", s.lic.Seats().InUse(), s.lic.Snapshot().Clients)
+	fmt.Fprintf(conn, "welcome: seat %d of %d\n", seat.Number, s.lic.Snapshot().Clients)
 	in := bufio.NewScanner(conn)
 	for in.Scan() {
 		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")

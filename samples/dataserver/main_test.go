@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,5 +122,65 @@ func TestLicensedServer(t *testing.T) {
 	}
 	if got := c4.ask(t, "status"); !strings.Contains(got, `"state":"active"`) {
 		t.Fatalf("status: %q", got)
+	}
+}
+
+// TestTwoServersShareSeats runs two processes of the sample server on one
+// store with a 2-client licence: together they admit exactly two clients,
+// and the seats of a server killed with SIGKILL come back at once.
+func TestTwoServersShareSeats(t *testing.T) {
+	v := vendor(t)
+	dir := t.TempDir()
+	cfg := activator.Config{Dir: filepath.Join(dir, "store"), VendorKeys: format.NewKeySet(v.Public()), Product: "astera", Version: "9.1.0"}
+	licence(t, cfg, v, []string{"dataflow", "workflow"}, 2)
+	keyFile := filepath.Join(dir, "vendor.asc")
+	if err := os.WriteFile(keyFile, v.Public().Armor(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "dataserver")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, out)
+	}
+	start := func() (*exec.Cmd, string) {
+		cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--dir", cfg.Dir, "--vendor-key", keyFile)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		line, err := bufio.NewReader(out).ReadString('\n')
+		addr, _, ok := strings.Cut(strings.TrimPrefix(line, "dataserver listening on "), ";")
+		if err != nil || !ok {
+			t.Fatalf("server start: %q %v", line, err)
+		}
+		go io.Copy(io.Discard, out)
+		return cmd, addr
+	}
+	a, addrA := start()
+	_, addrB := start()
+
+	_, helloA := dial(t, addrA)
+	_, helloB := dial(t, addrB)
+	_, hello3 := dial(t, addrB)
+	_, hello4 := dial(t, addrA)
+	if !strings.HasPrefix(helloA, "welcome") || !strings.HasPrefix(helloB, "welcome") {
+		t.Fatalf("one client on each server: %q %q", helloA, helloB)
+	}
+	for _, h := range []string{hello3, hello4} {
+		if !strings.Contains(h, "refused: all 2 client seats are in use on this host") {
+			t.Fatalf("a third client, on either server: %q", h)
+		}
+	}
+	// Server A dies holding a seat: the operating system gives it back.
+	a.Process.Signal(syscall.SIGKILL)
+	a.Wait()
+	if _, h := dial(t, addrB); !strings.HasPrefix(h, "welcome") {
+		t.Fatalf("after the other server was killed: %q", h)
+	}
+	if _, h := dial(t, addrB); !strings.Contains(h, "refused") {
+		t.Fatalf("and still two in all: %q", h)
 	}
 }
