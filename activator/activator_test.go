@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -293,13 +294,8 @@ func hostKeyOf(t *testing.T, s *Store) *format.PrivateKey {
 }
 
 func (e *env) revocations(serial uint64, ids ...format.ID) []byte {
-	var rv []format.Revoked
-	for _, id := range ids {
-		rv = append(rv, format.Revoked{LicenseID: id, Reason: "test"})
-	}
-	if rv == nil {
-		rv = []format.Revoked{}
-	}
+	rv := append([]format.ID{}, ids...)
+	slices.Sort(rv)
 	msg, err := format.Sign(e.vendor, &format.Revocations{Serial: serial, Issued: format.NewTime(e.clock.Now()), Revoked: rv}, e.clock.Now())
 	if err != nil {
 		e.t.Fatal(err)

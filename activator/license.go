@@ -199,4 +199,3 @@ func (l *License) Close() error {
 	l.seats.close()
 	return nil
 }
-

@@ -310,9 +310,9 @@ func (v *view) revocations() (revoked map[format.ID]uint64, serial uint64) {
 		}
 		list := a.Payload.(*format.Revocations)
 		serial = max(serial, list.Serial)
-		for _, r := range list.Revoked {
-			if s, ok := revoked[r.LicenseID]; !ok || list.Serial < s {
-				revoked[r.LicenseID] = list.Serial
+		for _, id := range list.Revoked {
+			if s, ok := revoked[id]; !ok || list.Serial < s {
+				revoked[id] = list.Serial
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // reports with the wrong error.
 
 func revocationsPayload(t *testing.T) []byte {
-	return mustJSON(t, &Revocations{Serial: 1, Issued: NewTime(vecSignTime), Revoked: []Revoked{}})
+	return mustJSON(t, &Revocations{Serial: 1, Issued: NewTime(vecSignTime), Revoked: []ID{}})
 }
 
 func revOpts(k *PublicKey, now time.Time) VerifyOptions {

@@ -135,9 +135,16 @@
 //	                 "license_id": ID, "request_id": ID,
 //	                 "host_key_fingerprint": KEY-FINGERPRINT,
 //	                 "deactivated": TIME }
-//	revocations  = { "format": "airlock/revocations/1",
+//	revocations  = { "format": "airlock/revocations/2",
 //	                 "serial": N (1 or more; only grows), "issued": TIME,
-//	                 "revoked": [ { "license_id": ID, "reason": TEXT (optional) }, ... ] }  0-1000
+//	                 "revoked": [ ID, ... ] }   0-2000, ascending, unique
+//
+// A revocation list of the most ids, 2000, is 58,000 bytes of payload (29
+// bytes an id, about 90 for the rest): with the literal packet's header
+// and the signature of an Ed25519 key or an RSA key of up to 16384 bits it
+// stays below the 64 KiB bound (TestRevocationsAtMaximum). Reasons are not
+// sent: hosts never show them, and the vendor's ledger keeps them. Version
+// 1 of the list, which carried them, is refused by name.
 //
 // A response's request_digest is the SHA-256 of the request's payload
 // exactly as signed (the literal data), which [Artifact].Digest holds. A

@@ -74,7 +74,7 @@ func TestPassphrase(t *testing.T) {
 	if err != nil || k2.Fingerprint() != k.Fingerprint() {
 		t.Fatalf("right passphrase: %v", err)
 	}
-	if _, err := Sign(k2, &Revocations{Serial: 1, Issued: NewTime(vecNow), Revoked: []Revoked{}}, vecNow); err != nil {
+	if _, err := Sign(k2, &Revocations{Serial: 1, Issued: NewTime(vecNow), Revoked: []ID{}}, vecNow); err != nil {
 		t.Errorf("decrypted key cannot sign: %v", err)
 	}
 	// k itself stays usable after MarshalArmored encrypted a copy.
@@ -151,7 +151,7 @@ func TestRSAKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rv := &Revocations{Serial: 1, Issued: NewTime(vecNow), Revoked: []Revoked{}}
+	rv := &Revocations{Serial: 1, Issued: NewTime(vecNow), Revoked: []ID{}}
 	msg, err := Sign(strong, rv, vecSignTime)
 	if err != nil {
 		t.Fatal(err)

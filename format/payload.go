@@ -3,6 +3,7 @@ package format
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -24,7 +25,7 @@ const (
 	MaxFeatures       = 64   // features in one response
 	MaxVersions       = 16   // licensed major versions in one response
 	MaxComponents     = 16   // fingerprint components
-	MaxRevoked        = 1000 // entries in one revocation list
+	MaxRevoked        = 2000 // licences in one revocation list: 2000 IDs take 58,000 bytes, within MaxMessageSize with any key
 	MaxClients        = 1_000_000
 	MaxMajorVersion   = 999_999
 	maxHostKeyEncoded = 4096 // base64 or armored host public key
@@ -39,8 +40,14 @@ type Payload interface {
 	Validate() error
 }
 
+// formatVersion is the version of each kind's format that this code reads
+// and writes. Revocation lists are at version 2: a list of licence ids
+// (version 1 carried a reason with each, which hosts never showed and which
+// made the list too big to hold many).
+var formatVersion = map[Kind]string{KindRequest: "1", KindResponse: "1", KindDeactivation: "1", KindRevocations: "2"}
+
 // formatName returns the "format" value that this code writes for k.
-func formatName(k Kind) string { return "airlock/" + string(k) + "/1" }
+func formatName(k Kind) string { return "airlock/" + string(k) + "/" + formatVersion[k] }
 
 // parseFormatName splits a "format" value into its kind and checks that its
 // version is one this code implements.
@@ -127,16 +134,12 @@ type Deactivation struct {
 
 // Revocations is the vendor's list of revoked licences. Serial only grows:
 // a host applies a list with a higher serial than the one it holds.
+// Revoked holds licence ids in ascending order, each once; why each was
+// revoked stays in the vendor's ledger.
 type Revocations struct {
-	Serial  uint64    `json:"serial"`
-	Issued  Time      `json:"issued"`
-	Revoked []Revoked `json:"revoked"`
-}
-
-// Revoked is one entry of a [Revocations] list.
-type Revoked struct {
-	LicenseID ID     `json:"license_id"`
-	Reason    string `json:"reason,omitempty"`
+	Serial  uint64 `json:"serial"`
+	Issued  Time   `json:"issued"`
+	Revoked []ID   `json:"revoked"`
 }
 
 // Kind implements [Payload].
@@ -397,19 +400,12 @@ func (r *Revocations) Validate() error {
 	case len(r.Revoked) > MaxRevoked:
 		return fieldError("revoked", fmt.Sprintf("lists more than %d licences", MaxRevoked))
 	}
-	seen := map[ID]bool{}
-	for _, e := range r.Revoked {
-		if !e.LicenseID.Valid() {
-			return fieldError("revoked[].license_id", "is not 26 characters of Base32")
+	for i, id := range r.Revoked {
+		if !id.Valid() {
+			return fieldError("revoked[]", "is not 26 characters of Base32")
 		}
-		if seen[e.LicenseID] {
-			return fieldError("revoked", fmt.Sprintf("lists %s twice", e.LicenseID))
-		}
-		seen[e.LicenseID] = true
-		if e.Reason != "" {
-			if err := validText("revoked[].reason", e.Reason, MaxTextBytes); err != nil {
-				return err
-			}
+		if i > 0 && id <= r.Revoked[i-1] {
+			return fieldError("revoked", fmt.Sprintf("is not in ascending order without repeats at %s", id))
 		}
 	}
 	return nil
@@ -417,10 +413,6 @@ func (r *Revocations) Validate() error {
 
 // Contains reports whether the list revokes id.
 func (r *Revocations) Contains(id ID) bool {
-	for _, e := range r.Revoked {
-		if e.LicenseID == id {
-			return true
-		}
-	}
-	return false
+	_, found := slices.BinarySearch(r.Revoked, id)
+	return found
 }

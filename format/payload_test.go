@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func samplePayloads(t *testing.T) (*Request, *Response, *Deactivation, *Revocati
 	nb, na := NewTime(vecKeyTime), NewTime(vecKeyTime.AddDate(1, 0, 0))
 	resp.NotBefore, resp.NotAfter = &nb, &na
 	d := &Deactivation{LicenseID: resp.LicenseID, RequestID: req.RequestID, HostKeyFingerprint: resp.HostKeyFingerprint, Deactivated: NewTime(vecNow)}
-	rv := &Revocations{Serial: 1, Issued: NewTime(vecNow), Revoked: []Revoked{}}
+	rv := &Revocations{Serial: 1, Issued: NewTime(vecNow), Revoked: []ID{}}
 	return req, resp, d, rv
 }
 
@@ -28,7 +29,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(b, []byte(`{"format":"airlock/`+string(p.Kind())+`/1",`)) {
+		if !bytes.HasPrefix(b, []byte(`{"format":"`+formatName(p.Kind())+`",`)) {
 			t.Fatalf("format is not first: %s", b)
 		}
 		got, err := DecodePayload(b)
@@ -133,5 +134,50 @@ func TestTimeEncoding(t *testing.T) {
 	}
 	if _, err := (Time{}).MarshalJSON(); err == nil {
 		t.Error("zero time encoded")
+	}
+}
+
+// TestRevocationsAtMaximum: a list of MaxRevoked ids signs and verifies
+// within the artifact bound with the Ed25519 and the RSA-3072 fixture keys,
+// with room left for the signature of an RSA key of 16384 bits; one more id
+// is refused.
+func TestRevocationsAtMaximum(t *testing.T) {
+	ids := make([]ID, MaxRevoked)
+	for i := range ids {
+		var b [16]byte
+		b[0], b[1] = byte(i>>8), byte(i)
+		ids[i] = ID(idEncoding.EncodeToString(b[:]))
+	}
+	slices.Sort(ids)
+	list := &Revocations{Serial: 1<<63 - 1, Issued: NewTime(vecNow), Revoked: ids}
+	rsa, err := newPrivateKey(rsaFixture(t, 3072), newDetRand("rsa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, k := range map[string]*PrivateKey{"ed25519": loadFixtures(t, false).sec["vendor"], "rsa3072": rsa} {
+		msg, err := Sign(k, list, vecNow)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		room := 0
+		if name == "rsa3072" {
+			room = (16384 - 3072) / 8 // a bigger modulus, a bigger signature
+		}
+		if len(msg)+room > MaxArtifactSize {
+			t.Fatalf("%s: %d bytes (+%d for RSA-16384), over the %d bound", name, len(msg), room, MaxArtifactSize)
+		}
+		if _, err := Verify(msg, VerifyOptions{Keys: NewKeySet(k.Public()), Kinds: []Kind{KindRevocations}, Now: vecNow}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if armored := Armor(msg, KindRevocations); len(armored) > MaxEncodedSize {
+			t.Fatalf("%s: armored %d bytes", name, len(armored))
+		}
+		t.Logf("%s: %d ids, %d bytes binary", name, len(ids), len(msg))
+	}
+	var b [16]byte
+	b[0] = 0xff
+	list.Revoked = append(list.Revoked, ID(idEncoding.EncodeToString(b[:])))
+	if err := list.Validate(); err == nil || !strings.Contains(err.Error(), "more than 2000") {
+		t.Fatalf("one id too many: %v", err)
 	}
 }

@@ -215,6 +215,10 @@ func MajorVersion(v string) (int, error) {
 	return n, nil
 }
 
+// CheckText checks text typed by people (names, organisations, reasons)
+// against the format's rule for it, naming field in the error.
+func CheckText(field, s string) error { return validText(field, s, MaxTextBytes) }
+
 // validText checks a human-entered string: valid UTF-8, no control
 // characters, no surrounding space, at most max bytes.
 func validText(field, s string, max int) error {

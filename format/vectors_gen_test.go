@@ -275,7 +275,7 @@ func buildVectors(t testing.TB, f *fixtures) []vector {
 	respMsg := signAt(t, f.sec["vendor"], respJSON, vecSignTime)
 	licID := resp.LicenseID
 	deact := &Deactivation{LicenseID: licID, RequestID: req.RequestID, HostKeyFingerprint: f.pub["host"].Fingerprint(), Deactivated: NewTime(vecSignTime)}
-	revs := &Revocations{Serial: 3, Issued: NewTime(vecSignTime), Revoked: []Revoked{{LicenseID: licID, Reason: "refunded"}}}
+	revs := &Revocations{Serial: 3, Issued: NewTime(vecSignTime), Revoked: []ID{licID}}
 
 	v := func(name, comment, expect string, kind Kind, pinned string, bin []byte) vector {
 		return vector{name: name, comment: comment, expect: expect, kind: kind, pinned: pinned, input: "armored", now: vecNow, bin: bin}
@@ -307,6 +307,12 @@ func buildVectors(t testing.TB, f *fixtures) []vector {
 	add(v("wrong-kind-deactivation-as-response", "a vendor-signed deactivation presented as a response", "wrong-kind", KindResponse, "vendor", signAt(t, f.sec["vendor"], mustJSON(t, deact), vecSignTime)))
 	add(v("unknown-format-version", "a response whose format is airlock/response/2", "unsupported-version", KindResponse, "vendor",
 		signAt(t, f.sec["vendor"], bytes.Replace(respJSON, []byte("airlock/response/1"), []byte("airlock/response/2"), 1), vecSignTime)))
+	v1list := fmt.Sprintf(`{"format":"airlock/revocations/1","serial":3,"issued":"%s","revoked":[{"license_id":"%s","reason":"refunded"}]}`, NewTime(vecSignTime), licID)
+	add(v("revocations-version-1", "a revocation list in the version 1 format (a reason with each entry), refused by name", "unsupported-version", KindRevocations, "vendor",
+		signAt(t, f.sec["vendor"], []byte(v1list), vecSignTime)))
+	unsorted := fmt.Sprintf(`{"format":"airlock/revocations/2","serial":3,"issued":"%s","revoked":["%s","%s"]}`, NewTime(vecSignTime), licID, licID)
+	add(v("revocations-unsorted", "a revocation list that names a licence twice: ids must be in strictly ascending order (one list, one encoding)", "malformed", KindRevocations, "vendor",
+		signAt(t, f.sec["vendor"], []byte(unsorted), vecSignTime)))
 	add(v("unknown-field", "a signed response with a field this version does not know", "malformed", KindResponse, "vendor",
 		signAt(t, f.sec["vendor"], bytes.Replace(respJSON, []byte(`"limits":`), []byte(`"gift":true,"limits":`), 1), vecSignTime)))
 	add(v("duplicate-key", "a signed response that names features twice; a lax parser would take the second", "malformed", KindResponse, "vendor",

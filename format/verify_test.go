@@ -172,7 +172,7 @@ func (s expiringSigner) SignMessage(p []byte, now time.Time) ([]byte, error) {
 // or a key with one.
 func TestSignRefusesExpiry(t *testing.T) {
 	f := loadFixtures(t, false)
-	rv := &Revocations{Serial: 1, Issued: NewTime(vecKeyTime.Add(time.Hour)), Revoked: []Revoked{}}
+	rv := &Revocations{Serial: 1, Issued: NewTime(vecKeyTime.Add(time.Hour)), Revoked: []ID{}}
 	if _, err := Sign(expiringSigner{f.sec["vendor"]}, rv, vecKeyTime.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "expiry on the signature") {
 		t.Errorf("signature lifetime: %v", err)
 	}

@@ -29,6 +29,7 @@ var (
 	ErrTooManyRevoked    = errors.New("revocation list full")
 	ErrReceiptMismatch   = errors.New("receipt does not match the licence")
 	ErrWeakBinding       = errors.New("request binds weakly to its machine")
+	ErrReinstallLimit    = errors.New("product key reinstalled too often")
 )
 
 // refusal reads as one line and matches its sentinel (and the cause's).

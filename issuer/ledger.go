@@ -107,7 +107,11 @@ func (l *Ledger) WriteCSV(w io.Writer) error {
 				a.Licensee.Name, a.Licensee.Organization, string(a.HostKeyFingerprint), detail, a.BindingText()}}
 		}
 		if a.ReinstallOf != "" {
-			rows = append(rows, base(a.Issued, "reinstall", "replaces "+string(a.ReinstallOf)))
+			detail := "replaces " + string(a.ReinstallOf)
+			if a.Forced {
+				detail += " (forced past the reinstall limit)"
+			}
+			rows = append(rows, base(a.Issued, "reinstall", detail))
 		} else {
 			rows = append(rows, base(a.Issued, "activation", ""))
 		}

@@ -1,8 +1,9 @@
 package issuer
 
 import (
+	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -78,11 +79,12 @@ func (d *Desk) Deactivate(receipt []byte) (*Deactivated, error) {
 	return out, nil
 }
 
-// Revoke marks a licence revoked; the next revocation list carries it.
+// Revoke marks a licence revoked; the next revocation list carries it
+// until the licence expires.
 func (d *Desk) Revoke(id format.ID, reason string) error {
 	if reason != "" {
-		if err := (&format.Revocations{Serial: 1, Issued: format.NewTime(d.cfg.now()), Revoked: []format.Revoked{{LicenseID: id, Reason: reason}}}).Validate(); err != nil {
-			return fmt.Errorf("--reason: %v", err)
+		if err := format.CheckText("--reason", reason); err != nil {
+			return err
 		}
 	}
 	return d.db.Update(func(txn *badger.Txn) error {
@@ -99,30 +101,72 @@ func (d *Desk) Revoke(id format.ID, reason string) error {
 	})
 }
 
+// revokedEntry is the value of the index revoked/<license_id> that
+// revocation lists are made from. (Ledgers written before it held the
+// reason alone.)
+type revokedEntry struct {
+	Reason string `json:"reason"`
+	// NotAfter is the end of the licence's validity: once past, the
+	// licence is refused as expired anyway and leaves the lists.
+	NotAfter *time.Time `json:"not_after,omitempty"`
+}
+
+func parseRevoked(v []byte) revokedEntry {
+	var e revokedEntry
+	if len(v) > 0 && v[0] == '{' && json.Unmarshal(v, &e) == nil {
+		return e
+	}
+	return revokedEntry{Reason: string(v)}
+}
+
+// inForce reports whether a revoked licence still needs its entry at now.
+func (e revokedEntry) inForce(now time.Time) bool {
+	return e.NotAfter == nil || now.Before(*e.NotAfter)
+}
+
+// liveRevoked counts the revoked licences that a list must still carry.
+func liveRevoked(txn *badger.Txn, now time.Time) (int, error) {
+	n := 0
+	err := kv.Scan(txn, prefixRevoked, func(_ string, v []byte) error {
+		if parseRevoked(v).inForce(now) {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // markRevoked revokes act: recorded in the activation and in the index
 // revoked/<license_id> that revocation lists are made from, within the
-// bound of one list.
+// bound of one list (format.MaxRevoked licences not yet expired).
 func markRevoked(txn *badger.Txn, act *Activation, reason string, now time.Time) error {
-	n := 0
-	if err := kv.ScanKeys(txn, prefixRevoked, func(string) error { n++; return nil }); err != nil {
+	n, err := liveRevoked(txn, now)
+	if err != nil {
 		return err
 	}
 	if n >= format.MaxRevoked {
-		return refuse(ErrTooManyRevoked, fmt.Sprintf("%d licences are revoked already, the most one list carries; revoke product keys instead (issuer keys revoke)", n))
+		return refuse(ErrTooManyRevoked, fmt.Sprintf("%d licences are revoked and not yet expired, the most one list carries; revoke product keys instead (issuer keys revoke), which stops them from activating more", n))
+	}
+	entry := revokedEntry{Reason: reason}
+	pk := new(ProductKey)
+	if ok, err := getJSON(txn, prefixPK+act.ProductKey, pk); err != nil {
+		return err
+	} else if ok && pk.Expires != nil {
+		entry.NotAfter = pk.Expires // the licences of the key end then
 	}
 	act.Revoked, act.RevokeReason = &now, reason
 	if err := setJSON(txn, prefixAct+string(act.LicenseID), act); err != nil {
 		return err
 	}
-	if err := txn.Set([]byte(prefixRevoked+string(act.LicenseID)), []byte(reason)); err != nil {
+	if err := setJSON(txn, prefixRevoked+string(act.LicenseID), entry); err != nil {
 		return err
 	}
 	return txn.Set([]byte(keyRevDirty), []byte("1"))
 }
 
-// Revocations signs the list of every revoked licence. Its serial grows
-// whenever a revocation was added since the last list; asking again
-// without a change gives the same serial.
+// Revocations signs the list of every revoked licence not yet expired.
+// Its serial grows whenever a revocation was added since the last list;
+// asking again without a change gives the same list.
 func (d *Desk) Revocations() ([]byte, uint64, error) {
 	if d.signer == nil {
 		return nil, 0, fmt.Errorf("the desk is locked: Unlock it first")
@@ -152,18 +196,20 @@ func (d *Desk) Revocations() ([]byte, uint64, error) {
 			}
 		}
 		serial++
-		list := &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: []format.Revoked{}}
-		err = kv.Scan(txn, prefixRevoked, func(key string, reason []byte) error {
-			list.Revoked = append(list.Revoked, format.Revoked{LicenseID: format.ID(key[len(prefixRevoked):]), Reason: string(reason)})
+		list := &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: []format.ID{}}
+		err = kv.Scan(txn, prefixRevoked, func(key string, v []byte) error {
+			if parseRevoked(v).inForce(now) {
+				list.Revoked = append(list.Revoked, format.ID(key[len(prefixRevoked):]))
+			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 		if len(list.Revoked) > format.MaxRevoked {
-			return fmt.Errorf("more than %d revoked licences do not fit one list", format.MaxRevoked)
+			return fmt.Errorf("%w: %d revoked licences not yet expired do not fit one list (at most %d)", ErrTooManyRevoked, len(list.Revoked), format.MaxRevoked)
 		}
-		sort.Slice(list.Revoked, func(i, j int) bool { return list.Revoked[i].LicenseID < list.Revoked[j].LicenseID })
+		slices.Sort(list.Revoked)
 		if msg, err = format.Sign(d.signer, list, now); err != nil {
 			return err
 		}

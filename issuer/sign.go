@@ -41,8 +41,11 @@ type Activation struct {
 	Response []byte `json:"-"`
 	// ReinstallOf is the licence this one replaced on the same host;
 	// SupersededBy is set on that older licence.
-	ReinstallOf  format.ID  `json:"reinstall_of,omitempty"`
-	SupersededBy format.ID  `json:"superseded_by,omitempty"`
+	ReinstallOf  format.ID `json:"reinstall_of,omitempty"`
+	SupersededBy format.ID `json:"superseded_by,omitempty"`
+	// Forced: a reinstall signed past its key's reinstall limit (sign
+	// --force).
+	Forced       bool       `json:"forced,omitempty"`
 	Deactivated  *time.Time `json:"deactivated,omitempty"`
 	Revoked      *time.Time `json:"revoked,omitempty"`
 	RevokeReason string     `json:"revoke_reason,omitempty"`
@@ -163,6 +166,9 @@ type SignOptions struct {
 	// ErrWeakBinding. A product key sold for such hosts (containers)
 	// allows them by itself (KeyOptions.AllowWeakBinding).
 	AllowWeakBinding bool
+	// Force signs a reinstall from a new store past the product key's
+	// reinstall limit (ErrReinstallLimit); the ledger records it.
+	Force bool
 }
 
 // Sign verifies one request (armored, binary or QR text) and issues its
@@ -278,6 +284,26 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 			break
 		}
 	}
+	// A reinstall from a new store (another host key: the old store was
+	// lost, or copied aside) costs a revocation entry for the old licence,
+	// which may live on in a copy of that store: only so many a period,
+	// unless the operator forces it. One from the same store costs
+	// nothing: that store refuses the old licence by its own ordering.
+	fromNewStore := replaced != nil && replaced.HostKeyFingerprint != a.Signer.Fingerprint()
+	forced := false
+	if fromNewStore {
+		n, err := recentReinstalls(txn, pk.Key, now, true)
+		if err != nil {
+			return nil, err
+		}
+		if limit := pk.reinstallLimit(); n >= limit {
+			if !opts.Force {
+				return nil, refuse(ErrReinstallLimit, fmt.Sprintf("product key %s was reinstalled from a new store %d time(s) in the last %d days, the most it allows (%d); if this host really lost its store again, sign with issuer sign --force (recorded in the ledger)",
+					pk.Key, n, int(ReinstallPeriod.Hours()/24), limit))
+			}
+			forced = true
+		}
+	}
 	used, err := liveCount(txn, pk.Key)
 	if err != nil {
 		return nil, err
@@ -325,15 +351,20 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	}
 	used++
 	if replaced != nil {
-		act.ReinstallOf = replaced.LicenseID
+		act.ReinstallOf, act.Forced = replaced.LicenseID, forced
 		act.Origin = replaced.Origin
-		// The replaced licence may live on in an old copy of the host's
-		// store: it goes on the next revocation list.
-		// (A full revocation list does not stop the reinstall: the old
-		// licence then stays valid on an old copy of the store.)
 		replaced.SupersededBy = id
-		if err := markRevoked(txn, replaced, "replaced by reinstall "+string(id), now); err != nil && !errors.Is(err, ErrTooManyRevoked) {
-			return nil, err
+		if fromNewStore {
+			// The replaced licence may live on in a copy of the old store:
+			// it goes on the revocation lists until it expires. (A full
+			// list does not stop the reinstall: the old licence then stays
+			// valid on such a copy.)
+			if err := markRevoked(txn, replaced, "replaced by reinstall "+string(id), now); err != nil && !errors.Is(err, ErrTooManyRevoked) {
+				return nil, err
+			}
+			if err := txn.Set([]byte(reinstallKey(pk.Key, now, id)), nil); err != nil {
+				return nil, err
+			}
 		}
 		if err := setJSON(txn, prefixAct+string(replaced.LicenseID), replaced); err != nil {
 			return nil, err
@@ -421,4 +452,59 @@ func (d *Desk) SignAllWith(names []string, requests [][]byte, opts SignOptions) 
 func isRefusal(err error) bool {
 	var r *refusal
 	return errors.As(err, &r)
+}
+
+// ReinstallPeriod is the period of a product key's reinstall limit.
+const ReinstallPeriod = 30 * 24 * time.Hour
+
+// DefaultReinstalls is how many reinstalls from a new store a product key
+// allows per ReinstallPeriod unless sold otherwise.
+const DefaultReinstalls = 3
+
+// reinstallLimit returns the key's limit per ReinstallPeriod.
+func (pk *ProductKey) reinstallLimit() int {
+	switch {
+	case pk.Reinstalls < 0:
+		return 0
+	case pk.Reinstalls == 0: // the default, and ledgers older than the limit
+		return DefaultReinstalls
+	}
+	return pk.Reinstalls
+}
+
+// reinstallKey is the index entry pkreinst/<key>/<unix nanos>/<license_id>
+// of one reinstall from a new store.
+func reinstallKey(key string, at time.Time, id format.ID) string {
+	return fmt.Sprintf("%s%s/%020d/%s", prefixPKReinst, key, at.UnixNano(), id)
+}
+
+// recentReinstalls counts the key's reinstalls from a new store in the
+// ReinstallPeriod before now; with prune it deletes the older entries, so
+// that the index stays small.
+func recentReinstalls(txn *badger.Txn, key string, now time.Time, prune bool) (int, error) {
+	prefix := prefixPKReinst + key + "/"
+	n := 0
+	var old []string
+	err := kv.ScanKeys(txn, prefix, func(k string) error {
+		ns, _, _ := strings.Cut(k[len(prefix):], "/")
+		t, err := strconv.ParseInt(ns, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: %s", ErrDamaged, k)
+		}
+		if now.Sub(time.Unix(0, t)) < ReinstallPeriod {
+			n++
+		} else {
+			old = append(old, k)
+		}
+		return nil
+	})
+	if err != nil || !prune {
+		return n, err
+	}
+	for _, k := range old {
+		if err := txn.Delete([]byte(k)); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }

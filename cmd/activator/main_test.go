@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,7 +157,7 @@ func vendorDo(key *format.PrivateKey, cmd string, args []string, out, features s
 		data = []byte(a.Payload.(*format.Response).LicenseID)
 	case "revoke":
 		serial, _ := strconv.ParseUint(args[0], 10, 64)
-		rv := []format.Revoked{}
+		rv := []format.ID{}
 		for _, id := range args[1:] {
 			// A response file stands for its licence id.
 			if b, err := os.ReadFile(id); err == nil {
@@ -166,8 +167,9 @@ func vendorDo(key *format.PrivateKey, cmd string, args []string, out, features s
 				}
 				id = string(a.Payload.(*format.Response).LicenseID)
 			}
-			rv = append(rv, format.Revoked{LicenseID: format.ID(id), Reason: "test"})
+			rv = append(rv, format.ID(id))
 		}
+		slices.Sort(rv)
 		msg, err := format.Sign(key, &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: rv}, now)
 		if err != nil {
 			return err

@@ -238,6 +238,7 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 					&cli.StringFlag{Name: "expires", Usage: "licences end on `DATE` (2027-12-31 or RFC 3339)"},
 					&cli.IntFlag{Name: "count", Usage: "create `N` keys with this entitlement", Value: 1},
 					&cli.BoolFlag{Name: "allow-weak-binding", Usage: "sell the keys for hosts that cannot be bound firmly (containers): their weak requests are signed"},
+					&cli.IntFlag{Name: "reinstalls", Usage: "`N` reinstalls from a new store (a lost store, a reinstalled OS keeping its identifiers) per 30 days; 0 for none", Value: issuer.DefaultReinstalls},
 				},
 				Action: func(c *cli.Context) error {
 					if err := cliutil.NoArgs(c); err != nil {
@@ -257,7 +258,14 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 						return cliutil.Usagef("--count must be 1 to %d", issuer.MaxKeysPerCall)
 					}
 					o := issuer.KeyOptions{Product: c.String("product"), Version: c.Int("version"), Features: issuer.ParseFeatures(c.String("features")),
-						Clients: c.Int("clients"), Activations: c.Int("activations"), Count: c.Int("count"), AllowWeakBinding: c.Bool("allow-weak-binding")}
+						Clients: c.Int("clients"), Activations: c.Int("activations"), Count: c.Int("count"), AllowWeakBinding: c.Bool("allow-weak-binding"),
+						Reinstalls: c.Int("reinstalls")}
+					switch n := c.Int("reinstalls"); {
+					case n < 0 || n > 1000:
+						return cliutil.Usagef("--reinstalls must be 0 to 1000")
+					case n == 0:
+						o.Reinstalls = -1 // none
+					}
 					if e := c.String("expires"); e != "" {
 						t, err := parseDate(e)
 						if err != nil {
@@ -336,8 +344,8 @@ Example: issuer keys revoke C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH --reason "posted on a 
 						if k.AllowWeakBinding {
 							exp += ", weak binding allowed"
 						}
-						fmt.Fprintf(c.App.Writer, "%s  %s %d  [%s]  %d clients  %d/%d activations%s\n",
-							k.Key, k.Product, k.Version, strings.Join(k.Features, ","), k.Clients, k.Used, k.Activations, exp)
+						fmt.Fprintf(c.App.Writer, "%s  %s %d  [%s]  %d clients  %d/%d activations  %d/%d reinstalls in 30 days%s\n",
+							k.Key, k.Product, k.Version, strings.Join(k.Features, ","), k.Clients, k.Used, k.Activations, k.RecentReinstalls, k.ReinstallLimit(), exp)
 					}
 					return nil
 				},
@@ -421,6 +429,12 @@ licence elsewhere) is refused, unless --allow-weak-binding or its product key
 was sold with --allow-weak-binding; the ledger records the binding of every
 activation, and what allowed a weak one.
 
+A reinstall from a new store (the host lost its store: a new host key, the same
+machine) puts the old licence on the revocation lists; a product key allows a
+few per 30 days (keys create --reinstalls, default 3, shown by keys list), past
+which the request is refused unless --force. A reinstall from the same store is
+free: that store refuses the old licence by itself.
+
 Examples:
    issuer sign request.req -o response.lic
    issuer sign incoming/*.req -o outgoing/
@@ -429,6 +443,7 @@ Examples:
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "`FILE` for one request, DIR for several (- for stdout)"},
 			&cli.StringFlag{Name: "qr-text", Usage: "the request as the `TEXT` a QR scanner read (AL1:...)"},
 			&cli.BoolFlag{Name: "allow-weak-binding", Usage: "sign requests whose machine binding is weak (recorded in the ledger)"},
+			&cli.BoolFlag{Name: "force", Usage: "sign a reinstall past its product key's reinstall limit (recorded in the ledger)"},
 		},
 		Action: func(c *cli.Context) error {
 			var names []string
@@ -480,7 +495,7 @@ Examples:
 				return err
 			}
 			defer d.Close()
-			res, err := d.SignAllWith(names, reqs, issuer.SignOptions{AllowWeakBinding: c.Bool("allow-weak-binding")})
+			res, err := d.SignAllWith(names, reqs, issuer.SignOptions{AllowWeakBinding: c.Bool("allow-weak-binding"), Force: c.Bool("force")})
 			if err != nil {
 				abort()
 				return err

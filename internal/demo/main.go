@@ -150,7 +150,7 @@ func run(w io.Writer) error {
 			if c2, err = connect(d, "client 2", "welcome: seat 2 of 2"); err != nil {
 				return err
 			}
-			if _, err = connect(d, "client 3", "refused: all 2 client seats are in use"); err != nil {
+			if _, err = connect(d, "client 3", `refused: all 2 client seats are in use on this host \(by every process of the product\)`); err != nil {
 				return err
 			}
 			if err := c1.ask(d, "run workflow", "ok workflow"); err != nil {
