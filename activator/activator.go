@@ -144,10 +144,11 @@ func evaluate(cfg *Config, st *storeState, host *HostFingerprint) *Snapshot {
 		snap.Problems = append(snap.Problems, fmt.Sprintf("licence %s was revoked by the vendor (list %d); contact your vendor", l.id, serial))
 	case resp.NotAfter != nil && !now.Before(resp.NotAfter.Time):
 		snap.State = StateExpired
-		snap.Problems = append(snap.Problems, fmt.Sprintf("licence expired at %s; ask your vendor for a renewal", resp.NotAfter))
+		snap.Problems = append(snap.Problems, fmt.Sprintf("licence expired at %s%s; ask your vendor for a renewal", resp.NotAfter, aheadNote(cfg, st, now)))
 	case resp.NotAfter != nil && setBack > 0:
 		snap.State = StateSuspended
-		snap.Problems = append(snap.Problems, fmt.Sprintf("the system clock is %s behind the latest time this host has seen; set the clock right to resume the time-limited licence", setBack.Round(time.Minute)))
+		snap.Problems = append(snap.Problems, fmt.Sprintf("this host's clock is %s behind the latest time it has seen (%s); set the clock right to resume the time-limited licence. If the clock is right, it was once set ahead: request a new licence, whose import brings the latest time seen back to the vendor's time",
+			setBack.Round(time.Minute), st.maxTime.Format(time.RFC3339)))
 	case resp.NotBefore != nil && now.Before(resp.NotBefore.Time):
 		snap.State = StateInactive
 		snap.Problems = append(snap.Problems, fmt.Sprintf("licence is valid from %s", resp.NotBefore))
@@ -235,9 +236,12 @@ func writeTimeSeen(cfg *Config, now time.Time, wait time.Duration) {
 			return err
 		}
 		var st storeState
-		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			st.maxTime = time.Unix(n, 0)
+		st.maxTime, _ = parseMaxTime(v)
+		seq, err := get(txn, keyRequestSeq)
+		if err != nil {
+			return err
 		}
+		st.reqSeq, _ = strconv.ParseUint(string(seq), 10, 64)
 		return setMaxTime(txn, &st, now)
 	})
 }

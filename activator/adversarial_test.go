@@ -280,7 +280,7 @@ func TestFutureResponse(t *testing.T) {
 	resp := e.respond(req.Binary, nil)
 	e.clock.Set(t0) // the host's
 	_, err := s.Import(resp, ImportOptions{})
-	if !errors.Is(err, format.ErrClockBehind) || !strings.Contains(err.Error(), "host clock is behind by 3h0m0s") {
+	if !errors.Is(err, format.ErrClockBehind) || !errors.Is(err, ErrClockBehind) || !strings.Contains(err.Error(), "signed 3h0m0s after this host's time") || !strings.Contains(err.Error(), "this host's clock is behind") {
 		t.Fatalf("response from the future: %v", err)
 	}
 }

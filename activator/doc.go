@@ -122,5 +122,9 @@
 // backup after deactivating, defeats the binding; SECURITY.md lists these
 // residual risks. The clock is the host's own: the highest time seen stops
 // a clock wound back by more than [DefaultClockTolerance] from extending a
-// time-limited licence, not a clock that was always wrong.
+// time-limited licence, not a clock that was always wrong. A clock once set
+// far ahead leaves the highest time seen there; importing a licence
+// requested after that brings it back to the later of the clock and the
+// vendor's signature time (the vendor's clock vouches for the correction;
+// a response to an older request vouches for nothing).
 package activator

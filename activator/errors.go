@@ -32,6 +32,9 @@ var (
 	ErrExpired = errors.New("licence expired")
 	// ErrNotYetValid: the licence's validity has not begun.
 	ErrNotYetValid = errors.New("licence not yet valid")
+	// ErrClockBehind: an artifact signed in the future of this host's
+	// trusted time (beyond the skew); it wraps format.ErrClockBehind.
+	ErrClockBehind = errors.New("signed in the future of this host's clock")
 	// ErrBackdated: a response signed before the request it answers.
 	ErrBackdated = errors.New("response predates its request")
 	// ErrDowngrade: a licence that grants less than the one in force

@@ -185,6 +185,9 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 		if err := txn.Set([]byte(prefixRequestOrder+string(id)), []byte(strconv.FormatUint(n, 10))); err != nil {
 			return err
 		}
+		// A request that raises the highest time seen was made at that
+		// time: it cannot vouch for a later correction (see maxTimeSeq).
+		st.reqSeq = n
 		if err := setMaxTime(txn, st, now); err != nil {
 			return err
 		}
@@ -203,11 +206,31 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 // hostKeyEpoch is the creation time of every host key.
 var hostKeyEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// setMaxTime raises the highest time seen to now, if now is later,
+// noting the number of the last request made so far (see maxTimeSeq).
 func setMaxTime(txn *badger.Txn, st *storeState, now time.Time) error {
 	if !now.After(st.maxTime) {
 		return nil
 	}
-	return txn.Set([]byte(keyMaxTime), []byte(strconv.FormatInt(now.Unix(), 10)))
+	return txn.Set([]byte(keyMaxTime), formatMaxTime(now, st.reqSeq))
+}
+
+// The value of maxtime: Unix seconds, a space, and the number of the last
+// request made when it was raised (stores written before the number hold
+// the seconds alone, read as number 0... which only ever allows the
+// recovery below for requests made after it, never before).
+func formatMaxTime(t time.Time, seq uint64) []byte {
+	return []byte(strconv.FormatInt(t.Unix(), 10) + " " + strconv.FormatUint(seq, 10))
+}
+
+func parseMaxTime(v []byte) (t time.Time, seq uint64) {
+	secs, rest, _ := strings.Cut(string(v), " ")
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return time.Time{}, 0
+	}
+	seq, _ = strconv.ParseUint(rest, 10, 64)
+	return time.Unix(n, 0).UTC(), seq
 }
 
 // ImportOptions say how far an import may go.
@@ -250,8 +273,15 @@ func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
 	}
 	now, _ := trustedTime(&s.cfg, st)
 	a, err := format.Verify(data, format.VerifyOptions{Keys: s.cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse, format.KindRevocations}, Now: now})
+	if cb := (*format.ClockBehindError)(nil); errors.As(err, &cb) {
+		err = refuseCause(ErrClockBehind, err, fmt.Sprintf("the %s is signed %s after this host's time (%s, signed at %s): this host's clock is behind, or the vendor's ahead; set this host's clock right and import it again",
+			kindWord(data), cb.By.Round(time.Second), now.Format(time.RFC3339), cb.SignedAt.UTC().Format(time.RFC3339)))
+	}
 	if err != nil {
 		return nil, s.refused(st, now, "", err)
+	}
+	if r, ok := a.Payload.(*format.Response); ok {
+		now = s.correctedTime(st, a, r, now)
 	}
 	v := newView(&s.cfg, st, now)
 	var res *ImportResult
@@ -272,6 +302,58 @@ func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// correctedTime is the time an import judges a response at. It is the
+// trusted time, unless the highest time seen is ahead of both the clock
+// and the vendor's signature on a response to a request made after that
+// highest time was recorded: the clock was once set ahead, and the
+// vendor's signed time, bound to a request this store made since, shows
+// it. Then the highest time seen comes down to the later of the clock and
+// the vendor's signature time (never below either), and the import
+// records it. A response to an older request, or one signed before the
+// request it answers, vouches for nothing.
+func (s *Store) correctedTime(st *storeState, a *format.Artifact, r *format.Response, now time.Time) time.Time {
+	seq, ok := st.reqOrder[r.RequestID]
+	wall := s.cfg.now()
+	if !ok || seq <= st.maxTimeSeq || st.requests[r.RequestID] == nil {
+		return now
+	}
+	if _, req, err := format.VerifyRequest(st.requests[r.RequestID], now); err != nil || a.SignedAt.Add(format.DefaultSkew).Before(req.Created.Time) {
+		return now
+	}
+	t := a.SignedAt.UTC().Truncate(time.Second)
+	if wall.After(t) {
+		t = wall
+	}
+	if !t.Before(st.maxTime) {
+		return now
+	}
+	st.lowerTo = t
+	return t
+}
+
+// aheadNote explains a judgement made at a highest time seen that is
+// ahead of the clock, and the way back; "" when the clock is not behind.
+func aheadNote(cfg *Config, st *storeState, now time.Time) string {
+	wall := cfg.now()
+	if !st.maxTime.After(wall.Add(cfg.tolerance())) || !now.Equal(st.maxTime) {
+		return ""
+	}
+	return fmt.Sprintf(" (judged by the latest time this host has seen, %s, %s ahead of its clock: if the clock was once set ahead, set it right and request a new licence; importing it brings the latest time seen back to the vendor's time)",
+		st.maxTime.Format(time.RFC3339), st.maxTime.Sub(wall).Round(time.Minute))
+}
+
+func kindWord(data []byte) string {
+	if u, err := format.DecodeUnverified(data); err == nil {
+		switch u.Kind {
+		case format.KindRevocations:
+			return "revocation list"
+		case format.KindResponse:
+			return "response"
+		}
+	}
+	return "artifact"
 }
 
 // refused records a refusal in the audit log, with the time seen (best
@@ -362,13 +444,14 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 		return nil, refuse(ErrWrongHostKey, "this response is bound to another host key; make a new request on this host")
 	}
 	if a.SignedAt.Add(format.DefaultSkew).Before(req.Created.Time) {
-		return nil, refuse(ErrBackdated, fmt.Sprintf("the response is signed at %s, before its request (%s); ask the vendor to sign it again", a.SignedAt.UTC().Format(time.RFC3339), req.Created))
+		return nil, refuse(ErrBackdated, fmt.Sprintf("the response is signed at %s, %s before its request was made (%s): this host's clock was ahead of the vendor's when it made the request, or the vendor's is behind; set this host's clock right, make a new request and have it signed",
+			a.SignedAt.UTC().Format(time.RFC3339), req.Created.Sub(a.SignedAt).Round(time.Second), req.Created))
 	}
 	if err := checkBinding(&s.cfg, r, s.cfg.host()); err != nil {
 		return nil, err
 	}
 	if r.NotAfter != nil && !now.Before(r.NotAfter.Time) {
-		return nil, refuse(ErrExpired, fmt.Sprintf("the licence expired at %s; ask your vendor for a renewal", r.NotAfter))
+		return nil, refuse(ErrExpired, fmt.Sprintf("the licence expired at %s%s; ask your vendor for a renewal", r.NotAfter, aheadNote(&s.cfg, st, now)))
 	}
 	if r.NotBefore != nil && now.Before(r.NotBefore.Time) {
 		return nil, refuse(ErrNotYetValid, fmt.Sprintf("the licence is valid from %s; import it then, or check this host's clock", r.NotBefore))
@@ -401,7 +484,14 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 				detail += " (--replace, losing " + joinList(res.Lost) + ")"
 			}
 		}
-		if err := setMaxTime(txn, st, now); err != nil {
+		if !st.lowerTo.IsZero() {
+			// The clock was once set ahead: the vendor's time brings the
+			// highest time seen back (see correctedTime).
+			detail += fmt.Sprintf("; the latest time seen comes back from %s to %s (the vendor's signed time)", st.maxTime.Format(time.RFC3339), st.lowerTo.Format(time.RFC3339))
+			if err := txn.Set([]byte(keyMaxTime), formatMaxTime(st.lowerTo, st.reqSeq)); err != nil {
+				return err
+			}
+		} else if err := setMaxTime(txn, st, now); err != nil {
 			return err
 		}
 		return audit(txn, auditEntry{Time: now, Event: "import", License: string(r.LicenseID), Detail: detail})

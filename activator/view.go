@@ -29,7 +29,12 @@ type storeState struct {
 	deactivated map[format.ID]*deactRecord
 	revocations map[string][]byte // revocations/<signer> -> list as signed
 	maxTime     time.Time
-	full        bool
+	// maxTimeSeq is the number of the last request made when maxTime was
+	// raised: a response to a later request can bring maxTime back down
+	// (Store.correctedTime); lowerTo is that time, once decided.
+	maxTimeSeq uint64
+	lowerTo    time.Time
+	full       bool
 }
 
 type importEntry struct {
@@ -53,9 +58,12 @@ func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 	if v, err := get(txn, keyMaxTime); err != nil {
 		return nil, err
 	} else if v != nil {
-		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			st.maxTime = time.Unix(n, 0).UTC()
-		}
+		st.maxTime, st.maxTimeSeq = parseMaxTime(v)
+	}
+	if v, err := get(txn, keyRequestSeq); err != nil {
+		return nil, err
+	} else {
+		st.reqSeq, _ = strconv.ParseUint(string(v), 10, 64)
 	}
 	// An import record that does not parse is left out: its licence is
 	// then not imported here (locked).
@@ -95,11 +103,6 @@ func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 					st.reqOrder[format.ID(k)] = n
 				}
 			}})
-		v, err := get(txn, keyRequestSeq)
-		if err != nil {
-			return nil, err
-		}
-		st.reqSeq, _ = strconv.ParseUint(string(v), 10, 64)
 	}
 	for _, s := range scans {
 		err := scan(txn, s.prefix, func(key string, val []byte) error {

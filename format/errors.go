@@ -116,14 +116,17 @@ func (e *UnsupportedVersionError) Error() string {
 func (e *UnsupportedVersionError) Unwrap() error { return ErrUnsupportedVersion }
 
 // ClockBehindError reports a signature created further in the future than
-// the allowed skew: most likely the reading machine's clock is behind.
+// the allowed skew: the reading machine's clock is behind, or the signing
+// machine's ahead. Callers that know which machine is which (a host
+// reading the vendor's response, the desk reading a host's request) say
+// so in their own words.
 type ClockBehindError struct {
 	SignedAt time.Time     // the signature's creation time
 	By       time.Duration // how far it is ahead of the trusted time
 }
 
 func (e *ClockBehindError) Error() string {
-	return fmt.Sprintf("the host clock is behind by %s (signed at %s); set the clock right and try again",
+	return fmt.Sprintf("signed %s in the future of this machine's clock (at %s): this machine's clock is behind, or the signer's ahead; set the wrong one right and try again",
 		e.By.Round(time.Second), e.SignedAt.UTC().Format(time.RFC3339))
 }
 

@@ -30,6 +30,7 @@ var (
 	ErrReceiptMismatch   = errors.New("receipt does not match the licence")
 	ErrWeakBinding       = errors.New("request binds weakly to its machine")
 	ErrReinstallLimit    = errors.New("product key reinstalled too often")
+	ErrClockAhead        = errors.New("request signed in the future of the desk's clock")
 )
 
 // refusal reads as one line and matches its sentinel (and the cause's).
@@ -43,3 +44,7 @@ func (r *refusal) Is(target error) bool { return target == r.sentinel }
 func (r *refusal) Unwrap() error        { return r.cause }
 
 func refuse(sentinel error, msg string) error { return &refusal{sentinel: sentinel, msg: msg} }
+
+func refuseCause(sentinel, cause error, msg string) error {
+	return &refusal{sentinel: sentinel, cause: cause, msg: msg}
+}

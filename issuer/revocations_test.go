@@ -149,3 +149,24 @@ func TestRevocationsFull(t *testing.T) {
 		t.Fatalf("one more: %v", err)
 	}
 }
+
+// TestClockAheadRequest: a request from a host whose clock is 10 minutes
+// fast is refused saying that the host's clock is ahead (not "behind");
+// one from a host 10 minutes slow is signed (the host then meets the
+// response in its future: activator's TestClockDirections).
+func TestClockAheadRequest(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Activations: 2})
+	_, err := d.Sign(newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now().Add(10*time.Minute)))
+	if !errors.Is(err, ErrClockAhead) || !errors.Is(err, format.ErrClockBehind) {
+		t.Fatalf("host 10 minutes fast: %v", err)
+	}
+	for _, want := range []string{"signed 10m0s after this desk's time", "the host's clock is ahead, or this desk's behind", "sign it again in 5m"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the message does not say %q: %v", want, err)
+		}
+	}
+	if _, err := d.Sign(newHost(t, "m2", "mac2", "disk2").request(t, key, "9.1.0", c.Now().Add(-10*time.Minute))); err != nil {
+		t.Fatalf("host 10 minutes slow: %v", err)
+	}
+}

@@ -185,7 +185,7 @@ func (d *Desk) SignWith(request []byte, opts SignOptions) (*Signed, error) {
 	now := d.cfg.now()
 	a, req, err := format.VerifyRequest(request, now)
 	if err != nil {
-		return nil, fmt.Errorf("request: %w", err)
+		return nil, requestError(err, now)
 	}
 	var out *Signed
 	err = d.db.Update(func(txn *badger.Txn) error {
@@ -432,7 +432,7 @@ func (d *Desk) SignAllWith(names []string, requests [][]byte, opts SignOptions) 
 				out[i] = BatchResult{Name: names[i]}
 				a, req, err := format.VerifyRequest(requests[i], now)
 				if err != nil {
-					out[i].Err = fmt.Errorf("request: %w", err)
+					out[i].Err = requestError(err, now)
 					continue
 				}
 				out[i].Signed, out[i].Err = d.sign(txn, now, a, req, opts)
@@ -507,4 +507,14 @@ func recentReinstalls(txn *badger.Txn, key string, now time.Time, prune bool) (i
 		}
 	}
 	return n, nil
+}
+
+// requestError words a request's refusal from the desk's side: a request
+// signed in the future comes from a host whose clock is ahead.
+func requestError(err error, now time.Time) error {
+	if cb := (*format.ClockBehindError)(nil); errors.As(err, &cb) {
+		return refuseCause(ErrClockAhead, err, fmt.Sprintf("request: signed %s after this desk's time (%s, signed at %s): the host's clock is ahead, or this desk's behind; have the host's clock set right and a new request made (or sign it again in %s)",
+			cb.By.Round(time.Second), now.Format(time.RFC3339), cb.SignedAt.UTC().Format(time.RFC3339), (cb.By-format.DefaultSkew).Round(time.Minute)))
+	}
+	return fmt.Errorf("request: %w", err)
 }
