@@ -12,8 +12,9 @@
 //	seat, err := lic.Seats().Acquire(clientID)        // errors.Is(err, activator.ErrSeatLimit)
 //	lic.OnChange(func(old, new *activator.Snapshot) { /* disconnect clients */ })
 //
-// The host admin's commands (cmd/activator) use [OpenStore] and [Store]:
-// Request, Import, Status, Deactivate.
+// The host admin's commands (package activator/cli, which a product's own
+// activator wraps) use [OpenStore] and [Store]: Request, Import, Status,
+// Deactivate, Receipt.
 //
 // # Trust
 //
