@@ -746,6 +746,11 @@ func BenchmarkOpenHistory(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			// The history a long life leaves: licences imported before the
+			// one in force, half of them replaced (each by the next) and half
+			// deactivated, with their import records.
+			active := a.Payload.(*format.Response).LicenseID
+			prev := format.ID("")
 			for i := 1; i < n; i += 100 {
 				d.Update(func(txn *badger.Txn) error {
 					for j := i; j < min(i+100, n); j++ {
@@ -753,10 +758,31 @@ func BenchmarkOpenHistory(b *testing.B) {
 						if err := txn.Set([]byte(prefixResponse+string(id)), a.Binary); err != nil {
 							return err
 						}
+						if err := txn.Set([]byte(importKey(uint64(j), id)), nil); err != nil {
+							return err
+						}
+						if j%2 == 0 {
+							if err := setJSON(txn, prefixDeact+string(id), deactRecord{Time: t0}); err != nil {
+								return err
+							}
+						} else if prev != "" {
+							if err := txn.Set([]byte(prefixReplaced+string(prev)), []byte(id)); err != nil {
+								return err
+							}
+						}
+						prev = id
 					}
 					return nil
 				})
 			}
+			d.Update(func(txn *badger.Txn) error {
+				if prev != "" {
+					if err := txn.Set([]byte(prefixReplaced+string(prev)), []byte(active)); err != nil {
+						return err
+					}
+				}
+				return txn.Set([]byte(importKey(uint64(n)+1, active)), nil)
+			})
 			d.Close()
 			b.ResetTimer()
 			for b.Loop() {

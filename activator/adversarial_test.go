@@ -177,7 +177,7 @@ func TestForeignResponsePlanted(t *testing.T) {
 	}
 	d.Update(func(txn *badger.Txn) error {
 		txn.Set([]byte(prefixResponse+string(id)), a.Binary)
-		return setJSON(txn, prefixImported+string(id), importRecord{Seq: 1 << 40, Time: t0})
+		return txn.Set([]byte(importKey(1<<40, id)), nil)
 	})
 	d.Close()
 	s := e.store()

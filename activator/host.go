@@ -63,17 +63,12 @@ func (s *Store) Close() error {
 	return err
 }
 
-// state reads everything (what an import needs); lightState only what
-// evaluating the licence needs.
-func (s *Store) state() (*storeState, error) { return s.readState(true) }
-
-func (s *Store) lightState() (*storeState, error) { return s.readState(false) }
-
-func (s *Store) readState(full bool) (*storeState, error) {
+// state reads everything (what an import needs).
+func (s *Store) state() (*storeState, error) {
 	var st *storeState
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		st, err = loadState(txn, full)
+		st, err = loadState(txn, true)
 		return err
 	})
 	if err != nil {
@@ -85,14 +80,25 @@ func (s *Store) readState(full bool) (*storeState, error) {
 // Status evaluates the store now, re-verifying everything, and records
 // the time it was checked at (so that a clock wound back later is noticed).
 func (s *Store) Status() (*Snapshot, error) {
-	st, err := s.lightState()
+	var st *storeState
+	var snap *Snapshot
+	host := s.cfg.host()
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		if st, err = loadState(txn, false); err != nil {
+			return err
+		}
+		defer st.withFetch(txn)()
+		snap = evaluate(&s.cfg, st, host)
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: read %s: %v", ErrStoreDamaged, s.cfg.Dir, err)
 	}
 	if now := s.cfg.now(); !recordTime(s.db, st, now, time.Minute) {
 		s.timeDue = now
 	}
-	return evaluate(&s.cfg, st, s.cfg.host()), nil
+	return snap, nil
 }
 
 // RequestOptions are what the admin types for a request.
@@ -471,7 +477,7 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 		if err := txn.Set([]byte(prefixResponse+string(r.LicenseID)), a.Binary); err != nil {
 			return err
 		}
-		if err := setJSON(txn, prefixImported+string(r.LicenseID), importRecord{Seq: n, Time: now}); err != nil {
+		if err := txn.Set([]byte(importKey(n, r.LicenseID)), nil); err != nil {
 			return err
 		}
 		detail := fmt.Sprintf("features %v, %d clients", r.Features, r.Limits.Clients)

@@ -88,10 +88,18 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 		return nil, err
 	}
 	var st *storeState
+	var snap *Snapshot
+	host := l.cfg.host()
 	err = d.View(func(txn *badger.Txn) error {
 		var err error
-		st, err = loadState(txn, false)
-		return err
+		if st, err = loadState(txn, false); err != nil {
+			return err
+		}
+		// The responses read now stay in st, for judging it again later
+		// (Reload) when the store cannot be read.
+		defer st.withFetch(txn)()
+		snap = evaluate(&l.cfg, st, host)
+		return nil
 	})
 	d.Close()
 	if err == nil && now.Sub(st.maxTime) >= time.Hour {
@@ -101,7 +109,7 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 		return nil, fmt.Errorf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err)
 	}
 	l.lastGen, l.lastFull, l.lastState = gen, now, st
-	return evaluate(&l.cfg, st, l.cfg.host()), nil
+	return snap, nil
 }
 
 func (l *License) watch() {

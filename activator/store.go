@@ -38,7 +38,8 @@ var (
 //	request/<request_id>     every request this store signed, as signed
 //	reqseq, reqorder/<id>    the number of the last request; each request's number
 //	response/<license_id>    every imported response, exactly as signed
-//	imported/<license_id>    its import record (importRecord, JSON)
+//	imported/<n>/<license_id> that licence was import number n (20 digits):
+//	                         later imports are newer
 //	importseq                the number of the last import
 //	replaced/<license_id>    the licence_id of the import that replaced it
 //	deactivated/<license_id> its deactivation (deactRecord, JSON): the
@@ -64,12 +65,6 @@ const (
 	keyMaxTime         = "maxtime"
 	prefixAudit        = "audit/"
 )
-
-// importRecord is the value of imported/<license_id>.
-type importRecord struct {
-	Seq  uint64    `json:"seq"`  // the import's number: later imports are newer
-	Time time.Time `json:"time"` // the trusted time of the import
-}
 
 // deactRecord is the value of deactivated/<license_id>.
 type deactRecord struct {

@@ -11,6 +11,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/kv"
 )
 
 // storeState is everything read from the store, not yet trusted.
@@ -35,17 +36,47 @@ type storeState struct {
 	maxTimeSeq uint64
 	lowerTo    time.Time
 	full       bool
+	// fetch reads a response that a light state did not (while its
+	// transaction is open; nil after): evaluating usually needs one. A
+	// light state holds only the newest imports (partial); more reads the
+	// rest, while the transaction is open.
+	fetch   func(format.ID) []byte
+	partial bool
+	more    func() error
+}
+
+// response returns the stored response of licence id, reading it if the
+// state is light and its transaction still open.
+func (st *storeState) response(id format.ID) []byte {
+	if b, ok := st.responses[id]; ok || st.fetch == nil {
+		return b
+	}
+	b := st.fetch(id)
+	st.responses[id] = b
+	return b
+}
+
+// withFetch lets st read responses through txn until the returned
+// function is called.
+func (st *storeState) withFetch(txn *badger.Txn) func() {
+	st.fetch = func(id format.ID) []byte {
+		b, _ := get(txn, prefixResponse+string(id))
+		return b
+	}
+	st.more = func() error { return loadHistory(txn, st, false) }
+	return func() { st.fetch, st.more = nil, nil }
 }
 
 type importEntry struct {
 	id  format.ID
-	rec importRecord
+	seq uint64 // the import's number
 }
 
-// loadState reads the store. Evaluating the licence needs only the
-// licences that may still be in force; full also reads every request and
-// every response, as an import does, so that a long history does not slow
-// a product's start.
+// loadState reads the store. Evaluating the licence needs only the order
+// of imports, which ended and how, and the responses that may be in force,
+// read on demand (storeState.withFetch); full also reads every request,
+// every response and every deactivation record, as an import does, so
+// that a long history does not slow a product's start.
 func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 	st := &storeState{
 		requests: map[format.ID][]byte{}, reqOrder: map[format.ID]uint64{}, responses: map[format.ID][]byte{},
@@ -65,82 +96,151 @@ func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 	} else {
 		st.reqSeq, _ = strconv.ParseUint(string(v), 10, 64)
 	}
-	// An import record that does not parse is left out: its licence is
-	// then not imported here (locked).
-	scans := []struct {
-		prefix string
-		fn     func(k string, v []byte)
-	}{
-		{prefixImported, func(k string, v []byte) {
-			var r importRecord
-			if json.Unmarshal(v, &r) == nil {
-				st.imports = append(st.imports, importEntry{format.ID(k), r})
-			}
-		}},
-		{prefixReplaced, func(k string, v []byte) { st.replaced[format.ID(k)] = format.ID(v) }},
-		// A deactivation record that does not parse still ends its
-		// licence (records can only end licences), but no request.
-		{prefixDeact, func(k string, v []byte) {
-			r := new(deactRecord)
-			if json.Unmarshal(v, r) != nil {
-				r = &deactRecord{}
-			}
-			st.deactivated[format.ID(k)] = r
-		}},
-		{prefixRevocations, func(k string, v []byte) { st.revocations[k] = v }},
-	}
-	if full {
-		scans = append(scans,
-			struct {
-				prefix string
-				fn     func(k string, v []byte)
-			}{prefixRequest, func(k string, v []byte) { st.requests[format.ID(k)] = v }},
-			struct {
-				prefix string
-				fn     func(k string, v []byte)
-			}{prefixRequestOrder, func(k string, v []byte) {
-				if n, err := strconv.ParseUint(string(v), 10, 64); err == nil {
-					st.reqOrder[format.ID(k)] = n
-				}
-			}})
-	}
-	for _, s := range scans {
-		err := scan(txn, s.prefix, func(key string, val []byte) error {
-			s.fn(strings.TrimPrefix(key, s.prefix), val)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	slices.SortFunc(st.imports, func(a, b importEntry) int {
-		if a.rec.Seq != b.rec.Seq {
-			return cmpUint(a.rec.Seq, b.rec.Seq)
-		}
-		return strings.Compare(string(a.id), string(b.id))
+	err = scan(txn, prefixRevocations, func(k string, v []byte) error {
+		st.revocations[strings.TrimPrefix(k, prefixRevocations)] = v
+		return nil
 	})
-	// A light state reads the responses that may be in force (imports not
-	// deactivated) and those that replaced them (deactivated or not: a
-	// replacement ends a licence only if the replacing licence verifies).
-	need := map[format.ID]bool{}
-	for _, im := range st.imports {
-		if full || st.deactivated[im.id] == nil {
-			need[im.id] = true
-			if by, ok := st.replaced[im.id]; ok {
-				need[by] = true
-			}
-		}
+	if err != nil {
+		return nil, err
 	}
-	for id := range need {
-		v, err := get(txn, prefixResponse+string(id))
+	if !full {
+		return st, loadRecent(txn, st)
+	}
+	if err := loadHistory(txn, st, true); err != nil {
+		return nil, err
+	}
+	err = scan(txn, prefixRequest, func(k string, v []byte) error {
+		st.requests[format.ID(strings.TrimPrefix(k, prefixRequest))] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = scan(txn, prefixRequestOrder, func(k string, v []byte) error {
+		if n, err := strconv.ParseUint(string(v), 10, 64); err == nil {
+			st.reqOrder[format.ID(strings.TrimPrefix(k, prefixRequestOrder))] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, im := range st.imports {
+		v, err := get(txn, prefixResponse+string(im.id))
 		if err != nil {
 			return nil, err
 		}
 		if v != nil {
-			st.responses[id] = v
+			st.responses[im.id] = v
 		}
 	}
 	return st, nil
+}
+
+// importKey is the import record imported/<number>/<license_id>: keys sort
+// by the import's number, so the newest imports are read first.
+func importKey(seq uint64, id format.ID) string {
+	return fmt.Sprintf("%s%020d/%s", prefixImported, seq, id)
+}
+
+func parseImportKey(k string) (importEntry, bool) {
+	seq, id, ok := strings.Cut(strings.TrimPrefix(k, prefixImported), "/")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || err != nil || !format.ID(id).Valid() {
+		return importEntry{}, false // not a record: its licence is not imported here (locked)
+	}
+	return importEntry{format.ID(id), n}, true
+}
+
+// loadHistory reads every import record, replacement and deactivation;
+// withValues also the deactivation records' contents (the requests each
+// ended, its receipt), which only an import or a receipt needs.
+func loadHistory(txn *badger.Txn, st *storeState, withValues bool) error {
+	st.imports, st.partial = nil, false
+	err := kv.ScanKeys(txn, prefixImported, func(k string) error {
+		if im, ok := parseImportKey(k); ok {
+			st.imports = append(st.imports, im)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = scan(txn, prefixReplaced, func(k string, v []byte) error {
+		st.replaced[format.ID(strings.TrimPrefix(k, prefixReplaced))] = format.ID(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if withValues {
+		// A deactivation record that does not parse still ends its
+		// licence (records can only end licences), but no request.
+		err = scan(txn, prefixDeact, func(k string, v []byte) error {
+			r := new(deactRecord)
+			if json.Unmarshal(v, r) != nil {
+				r = &deactRecord{}
+			}
+			st.deactivated[format.ID(strings.TrimPrefix(k, prefixDeact))] = r
+			return nil
+		})
+	} else {
+		err = kv.ScanKeys(txn, prefixDeact, func(k string) error {
+			st.deactivated[format.ID(strings.TrimPrefix(k, prefixDeact))] = &deactRecord{}
+			return nil
+		})
+	}
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(st.imports, func(a, b importEntry) int {
+		if a.seq != b.seq {
+			return cmpUint(a.seq, b.seq)
+		}
+		return strings.Compare(string(a.id), string(b.id))
+	})
+	return nil
+}
+
+// loadRecent reads the newest import records, down to the first one that
+// no deactivation or replacement ended: usually the licence in force,
+// first of all. So a product's start does not grow with the history. If
+// that one turns out not to verify, view.active reads the rest (st.more).
+func loadRecent(txn *badger.Txn, st *storeState) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Reverse, opts.PrefetchValues, opts.Prefix = true, false, []byte(prefixImported)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	st.partial = false
+	var newest []importEntry
+	for it.Seek([]byte(prefixImported + "\xff")); it.Valid(); it.Next() {
+		im, ok := parseImportKey(string(it.Item().Key()))
+		if !ok {
+			continue
+		}
+		newest = append(newest, im)
+		deact, err := get(txn, prefixDeact+string(im.id))
+		if err != nil {
+			return err
+		}
+		by, err := get(txn, prefixReplaced+string(im.id))
+		if err != nil {
+			return err
+		}
+		if deact != nil {
+			st.deactivated[im.id] = &deactRecord{}
+		}
+		if by != nil {
+			st.replaced[im.id] = format.ID(by)
+		}
+		if deact == nil && by == nil {
+			st.partial = true
+			break
+		}
+	}
+	slices.Reverse(newest)
+	st.imports = newest
+	return nil
 }
 
 func cmpUint(a, b uint64) int {
@@ -198,7 +298,7 @@ func (v *view) verified(id format.ID) *licence {
 		return l
 	}
 	var l *licence
-	if raw := v.st.responses[id]; raw != nil {
+	if raw := v.st.response(id); raw != nil {
 		a, err := format.Verify(raw, format.VerifyOptions{Keys: v.cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse}, Now: v.now})
 		if err == nil {
 			if r := a.Payload.(*format.Response); r.LicenseID == id && r.Product == v.cfg.Product {
@@ -213,7 +313,7 @@ func (v *view) verified(id format.ID) *licence {
 func (v *view) seqOf(id format.ID) uint64 {
 	for _, im := range v.st.imports {
 		if im.id == id {
-			return im.rec.Seq
+			return im.seq
 		}
 	}
 	return 0
@@ -238,16 +338,20 @@ func (v *view) ended(id format.ID) bool {
 // revoked): evaluate decides that. Usually the newest import is the one,
 // so this verifies one response.
 func (v *view) active() *licence {
-	for i := len(v.st.imports) - 1; i >= 0; i-- {
-		id := v.st.imports[i].id
-		if v.st.deactivated[id] != nil {
-			continue
+	for {
+		for i := len(v.st.imports) - 1; i >= 0; i-- {
+			id := v.st.imports[i].id
+			if v.st.deactivated[id] != nil {
+				continue
+			}
+			if l := v.verified(id); l != nil && !v.ended(id) {
+				return l
+			}
 		}
-		if l := v.verified(id); l != nil && !v.ended(id) {
-			return l
+		if !v.st.partial || v.st.more == nil || v.st.more() != nil {
+			return nil
 		}
 	}
-	return nil
 }
 
 // ignored counts the imports, neither deactivated nor replaced, whose
@@ -256,7 +360,7 @@ func (v *view) ignored() int {
 	n := 0
 	for _, im := range v.st.imports {
 		if v.st.deactivated[im.id] == nil && v.st.replaced[im.id] == "" && v.verified(im.id) == nil {
-			if u, err := format.DecodeUnverified(v.st.responses[im.id]); err == nil {
+			if u, err := format.DecodeUnverified(v.st.response(im.id)); err == nil {
 				if r, ok := u.Payload.(*format.Response); ok && r.Product != v.cfg.Product {
 					continue // another product's licence, not this one's concern
 				}
