@@ -103,7 +103,7 @@ func (h *HostFingerprint) Advice() []string {
 	}
 	var out []string
 	for _, c := range h.Components {
-		if c.State == Unverifiable && rootOnly[c.Name] {
+		if c.State == Unverifiable && rootOnly(c.Name) {
 			out = append(out, "run it as root: it then reads the SMBIOS identifiers (dmi-*) that this user may not")
 			break
 		}
@@ -133,12 +133,11 @@ func (h *HostFingerprint) Unverifiable() []string {
 }
 
 // rootOnly names the components whose source is readable by root alone by
-// design. Only these may be left out of a match when unreadable: any other
-// unreadable identifier (a machine-id made unreadable, say) counts as
-// changed, so that making files unreadable cannot lower the bar.
-var rootOnly = map[string]bool{
-	format.ComponentDMIProduct: true, format.ComponentDMIBoardSerial: true, format.ComponentDMIChassisSerial: true,
-}
+// design (format.RootOnly: the SMBIOS identifiers). Only these may be left
+// out of a match when unreadable: any other unreadable identifier (a
+// machine-id made unreadable, say) counts as changed, so that making files
+// unreadable cannot lower the bar.
+var rootOnly = format.RootOnly
 
 // MatchHost compares a recorded fingerprint (from a request or a licence)
 // with this host as h describes it, like [format.Match], except that
@@ -164,7 +163,7 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 	skip := 0
 	kept := make(map[string]string, len(recorded.Components))
 	for name, v := range recorded.Components {
-		if rootOnly[name] && slices.Contains(unverifiable, name) {
+		if rootOnly(name) && slices.Contains(unverifiable, name) {
 			skip++
 			continue
 		}

@@ -36,6 +36,15 @@ var machineBound = map[string]bool{
 	"platform-uuid": true, "platform-serial": true, // macOS IOPlatformUUID and serial number
 }
 
+// rootOnly names the machine-bound components that Linux lets only root
+// read (the SMBIOS files are mode 0400): a licensed product running as a
+// service account cannot check them.
+var rootOnly = map[string]bool{ComponentDMIProduct: true, ComponentDMIBoardSerial: true, ComponentDMIChassisSerial: true}
+
+// RootOnly reports whether a machine-bound component is one that Linux
+// lets only root read (the SMBIOS identifiers).
+func RootOnly(name string) bool { return rootOnly[name] }
+
 // MachineBound reports whether a component's value stays with the machine
 // when its disk, an image of it or its files are copied to another (see
 // [Binding]).
@@ -50,13 +59,19 @@ type Binding struct {
 	Components   int      `json:"components"`    // components recorded
 	Names        []string `json:"names"`         // their names, sorted
 	MachineBound int      `json:"machine_bound"` // of them, those that stay with the machine
+	// MachineBoundUnprivileged counts those of them that a process without
+	// root can read everywhere (not the SMBIOS ones, which Linux keeps to
+	// root): what a licensed product running as a service account checks.
+	MachineBoundUnprivileged int `json:"machine_bound_unprivileged"`
 	// Threshold is how many must match for a licence issued now: see
 	// [IssueThreshold].
 	Threshold int `json:"threshold"`
 	// Weak is set when fewer than [StrongComponents] were recorded, or when
-	// none stays with the machine: a copy of the disk, its image or the
-	// host's files then carries the licence to another machine. Reason
-	// says which, in one line.
+	// none stays with the machine, or none that a process without root can
+	// read (the licensed product runs as a service account): a copy of the
+	// disk, its image or the host's files then carries the licence to
+	// another machine, as far as the product can tell. Reason says which,
+	// in one line.
 	Weak   bool   `json:"weak"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -68,6 +83,9 @@ func (f Fingerprint) Binding() Binding {
 		b.Names = append(b.Names, name)
 		if machineBound[name] {
 			b.MachineBound++
+			if !rootOnly[name] {
+				b.MachineBoundUnprivileged++
+			}
 		}
 	}
 	sort.Strings(b.Names)
@@ -79,6 +97,9 @@ func (f Fingerprint) Binding() Binding {
 	case b.MachineBound == 0:
 		b.Weak = true
 		b.Reason = fmt.Sprintf("every identifier (%s) can be copied with the disk, an image of it or its files; none stays with the machine", strings.Join(b.Names, ", "))
+	case b.MachineBoundUnprivileged == 0:
+		b.Weak = true
+		b.Reason = fmt.Sprintf("the only identifiers that stay with the machine are SMBIOS ones, which Linux lets only root read, so the licensed product, running without root, checks only identifiers that a copy of the disk or files carries (%s)", strings.Join(b.Names, ", "))
 	}
 	return b
 }

@@ -132,6 +132,13 @@ func TestIssueThreshold(t *testing.T) {
 		{names("machine-id", "dmi-product-uuid", "dmi-board-serial", "dmi-chassis-serial", "mac", "root-disk", "disk-serial"), 6, false},
 		// Unknown names count as portable.
 		{names("machine-id", "mac", "some-future-id"), 3, false},
+		// Only root may read the SMBIOS identifiers: without another one
+		// that stays with the machine, the product (no root) checks only
+		// what a copy carries. (Found in review: a request with made-up
+		// SMBIOS values, or one made as root in a container, rated strong.)
+		{names("machine-id", "dmi-product-uuid", "dmi-board-serial"), 2, true},
+		{names("machine-id", "dmi-product-uuid", "root-disk", "disk-serial"), 4, true},
+		{names("machine-id", "operator-id", "dmi-product-uuid", "dmi-board-serial", "dmi-chassis-serial"), 4, true},
 	}
 	for _, c := range cases {
 		b := c.f.Binding()

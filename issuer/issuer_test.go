@@ -571,9 +571,10 @@ func (s *Signed) Binding(t *testing.T) format.Binding {
 	}
 	r := a.Payload.(*format.Response)
 	b := r.Fingerprint.Binding()
-	if b.Threshold != r.Fingerprint.Threshold {
-		t.Fatalf("issued threshold %d, the rule gives %d", r.Fingerprint.Threshold, b.Threshold)
+	if r.Fingerprint.Threshold < b.Threshold {
+		t.Fatalf("issued threshold %d, below the rule's %d", r.Fingerprint.Threshold, b.Threshold)
 	}
+	b.Threshold = r.Fingerprint.Threshold
 	return b
 }
 
@@ -621,5 +622,44 @@ func TestWeakBinding(t *testing.T) {
 	l.WriteCSV(&csv)
 	if !strings.Contains(csv.String(), "weak (allowed by sign --allow-weak-binding): only 1 machine identifier(s) (machine-id)") {
 		t.Fatalf("CSV:\n%s", csv.String())
+	}
+}
+
+// A machine that passes as a reinstall by faking one identifier (a clone
+// of the disk, with the original's SMBIOS UUID bind-mounted over its own,
+// and its own MAC) gets a licence that does not hold on its real
+// identifiers: a reinstall's licence is no more tolerant than its first
+// activation still allows. (Found in review: free reinstalls from a copied
+// store spread one activation over any number of clones.)
+func TestReinstallNoMoreTolerantThanOrigin(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	a := newHost(t, "m-a", "mac-a", "disk-a", "uuid-a", "sn-a")
+	if _, err := d.Sign(a.request(t, key, "9.1.0", c.Now())); err != nil {
+		t.Fatal(err)
+	}
+	// The clone (same store, so the same host key) asks with its own MAC
+	// and the original's UUID.
+	clone := &host{key: a.key, ids: map[string]string{"machine-id": "m-a", "mac": "mac-b", "root-disk": "disk-a", "dmi-product-uuid": "uuid-a", "disk-serial": "sn-a"}}
+	s, err := d.Sign(clone.request(t, key, "9.1.0", c.Now()))
+	if err != nil || !s.Reinstall {
+		t.Fatalf("one identifier changed: a reinstall: %+v %v", s, err)
+	}
+	if b := s.Binding(t); b.Threshold != 5 {
+		t.Fatalf("the reinstall's licence tolerates %d changes, the origin had 0 left", 5-b.Threshold)
+	}
+	aResp, _ := format.DecodeUnverified(s.Response)
+	rec := aResp.Payload.(*format.Response).Fingerprint
+	real := format.Fingerprint{Components: map[string]string{}}
+	for n, v := range map[string]string{"machine-id": "m-a", "mac": "mac-b", "root-disk": "disk-a", "dmi-product-uuid": "uuid-b", "disk-serial": "sn-a"} {
+		real.Components[n] = format.HashComponent("astera", v)
+	}
+	if format.Match(rec, real).OK() {
+		t.Fatal("the clone's licence holds on its real identifiers")
+	}
+	// A reinstall that changed nothing keeps the tolerance.
+	same, err := d.Sign(newHost(t, "m-a", "mac-a", "disk-a", "uuid-a", "sn-a").request(t, key, "9.1.0", c.Now()))
+	if err != nil || same.Binding(t).Threshold != 4 {
+		t.Fatalf("a reinstall on the unchanged machine: %+v %v", same, err)
 	}
 }

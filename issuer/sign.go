@@ -329,7 +329,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		return nil, err
 	}
 	fp := req.Fingerprint
-	fp.Threshold = format.IssueThreshold(fp)
+	fp.Threshold = reinstallThreshold(fp, replaced)
 	binding.Threshold = fp.Threshold
 	resp := &format.Response{
 		LicenseID: id, RequestID: req.RequestID, RequestDigest: a.Digest, Issued: format.NewTime(now),
@@ -517,4 +517,24 @@ func requestError(err error, now time.Time) error {
 			cb.By.Round(time.Second), now.Format(time.RFC3339), cb.SignedAt.UTC().Format(time.RFC3339), (cb.By-format.DefaultSkew).Round(time.Minute)))
 	}
 	return fmt.Errorf("request: %w", err)
+}
+
+// reinstallThreshold is the threshold of a licence for fingerprint fp: the
+// issuing rule (format.IssueThreshold), and for a reinstall no more
+// tolerant than its first activation still allows. The first activation's
+// fingerprint tolerates nO-tO changed identifiers; the request used d of
+// them; the new licence may tolerate only the rest. So wherever the new
+// licence holds, the first activation's would too: a machine that passed
+// as a reinstall by faking one identifier (a clone given the original's
+// SMBIOS UUID) gets a licence that its real identifiers do not match, and
+// a chain of reinstalls cannot walk away from the first machine.
+func reinstallThreshold(fp format.Fingerprint, replaced *Activation) int {
+	t := format.IssueThreshold(fp)
+	if replaced == nil {
+		return t
+	}
+	m := format.Match(replaced.Origin, fp)
+	left := m.Total - m.Needed - len(m.Changed) // the tolerance the origin has left
+	n := len(fp.Components)
+	return min(n, max(t, n-max(0, left)))
 }
