@@ -108,6 +108,7 @@ func (c *Config) logger() *slog.Logger {
 // trustedTime is the later of the wall clock and the highest time the
 // store has seen, and whether the clock is set back past the tolerance.
 func trustedTime(cfg *Config, st *storeState) (now time.Time, setBack time.Duration) {
+	st.applyTimeFixes(cfg)
 	wall := cfg.now()
 	if st.maxTime.After(wall) {
 		if d := st.maxTime.Sub(wall); d > cfg.tolerance() {
@@ -236,7 +237,7 @@ func writeTimeSeen(cfg *Config, now time.Time, wait time.Duration) {
 			return err
 		}
 		var st storeState
-		st.maxTime, _ = parseMaxTime(v)
+		st.maxTime, _, _ = parseMaxTime(v)
 		seq, err := get(txn, keyRequestSeq)
 		if err != nil {
 			return err

@@ -747,10 +747,9 @@ func BenchmarkOpenHistory(b *testing.B) {
 				b.Fatal(err)
 			}
 			// The history a long life leaves: licences imported before the
-			// one in force, half of them replaced (each by the next) and half
+			// one in force (each replaced by the next), half of them
 			// deactivated, with their import records.
 			active := a.Payload.(*format.Response).LicenseID
-			prev := format.ID("")
 			for i := 1; i < n; i += 100 {
 				d.Update(func(txn *badger.Txn) error {
 					for j := i; j < min(i+100, n); j++ {
@@ -765,22 +764,12 @@ func BenchmarkOpenHistory(b *testing.B) {
 							if err := setJSON(txn, prefixDeact+string(id), deactRecord{Time: t0}); err != nil {
 								return err
 							}
-						} else if prev != "" {
-							if err := txn.Set([]byte(prefixReplaced+string(prev)), []byte(id)); err != nil {
-								return err
-							}
 						}
-						prev = id
 					}
 					return nil
 				})
 			}
 			d.Update(func(txn *badger.Txn) error {
-				if prev != "" {
-					if err := txn.Set([]byte(prefixReplaced+string(prev)), []byte(active)); err != nil {
-						return err
-					}
-				}
 				return txn.Set([]byte(importKey(uint64(n)+1, active)), nil)
 			})
 			d.Close()

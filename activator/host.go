@@ -90,7 +90,7 @@ func (s *Store) Status() (*Snapshot, error) {
 		}
 		defer st.withFetch(txn)()
 		snap = evaluate(&s.cfg, st, host)
-		return nil
+		return st.damaged(s.cfg.Dir)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: read %s: %v", ErrStoreDamaged, s.cfg.Dir, err)
@@ -222,21 +222,23 @@ func setMaxTime(txn *badger.Txn, st *storeState, now time.Time) error {
 }
 
 // The value of maxtime: Unix seconds, a space, and the number of the last
-// request made when it was raised (stores written before the number hold
-// the seconds alone, read as number 0... which only ever allows the
-// recovery below for requests made after it, never before).
+// request made when it was raised. (A value without the number, as earlier
+// stores hold, is read as if raised after every request made so far.)
 func formatMaxTime(t time.Time, seq uint64) []byte {
 	return []byte(strconv.FormatInt(t.Unix(), 10) + " " + strconv.FormatUint(seq, 10))
 }
 
-func parseMaxTime(v []byte) (t time.Time, seq uint64) {
-	secs, rest, _ := strings.Cut(string(v), " ")
+func parseMaxTime(v []byte) (t time.Time, seq uint64, withSeq bool) {
+	secs, rest, withSeq := strings.Cut(string(v), " ")
 	n, err := strconv.ParseInt(secs, 10, 64)
 	if err != nil {
-		return time.Time{}, 0
+		return time.Time{}, 0, false
 	}
-	seq, _ = strconv.ParseUint(rest, 10, 64)
-	return time.Unix(n, 0).UTC(), seq
+	if withSeq {
+		seq, err = strconv.ParseUint(rest, 10, 64)
+		withSeq = err == nil
+	}
+	return time.Unix(n, 0).UTC(), seq, withSeq
 }
 
 // ImportOptions say how far an import may go.
@@ -411,9 +413,6 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 	if _, ok := revoked[r.LicenseID]; ok {
 		return nil, refuse(ErrRevoked, fmt.Sprintf("licence %s is revoked by the vendor; contact your vendor", r.LicenseID))
 	}
-	if d := st.deactivated[r.LicenseID]; d != nil {
-		return nil, refuse(ErrDeactivated, fmt.Sprintf("licence %s was deactivated on this host on %s and cannot be imported again; request a new licence", r.LicenseID, d.Time.Format("2006-01-02")))
-	}
 	if v.verified(r.LicenseID) != nil {
 		switch by := v.replacedBy(r.LicenseID); {
 		case cur != nil && cur.id == r.LicenseID:
@@ -424,8 +423,21 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 			res.Unchanged = true
 			return res, nil
 		case by != nil:
-			return nil, refuse(ErrReplaced, fmt.Sprintf("licence %s was replaced by licence %s on this host and cannot be imported again; to free its activation at the vendor, run: activator receipt %s", r.LicenseID, by.id, r.LicenseID))
+			hint := "; to free its activation at the vendor, run: activator receipt " + string(r.LicenseID)
+			if st.deactivated[r.LicenseID] != nil {
+				hint = " (its receipt was written)"
+			}
+			return nil, refuse(ErrReplaced, fmt.Sprintf("licence %s was replaced by licence %s on this host and cannot be imported again%s", r.LicenseID, by.id, hint))
 		}
+	}
+	if d := st.deactivated[r.LicenseID]; d != nil {
+		return nil, refuse(ErrDeactivated, fmt.Sprintf("licence %s was deactivated on this host on %s and cannot be imported again; request a new licence", r.LicenseID, d.Time.Format("2006-01-02")))
+	}
+	if held := st.responses[r.LicenseID]; held != nil && string(held) != string(a.Binary) {
+		// Another artifact under the same licence id: never overwritten,
+		// or a licence signed by another key could take a genuine one's
+		// place in the log.
+		return nil, refuse(ErrNotRequested, fmt.Sprintf("another licence with the id %s is stored here already; it is not replaced", r.LicenseID))
 	}
 	reqMsg := st.requests[r.RequestID]
 	if reqMsg == nil {
@@ -440,7 +452,11 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 	}
 	seq := st.reqOrder[r.RequestID]
 	if did, d := v.endedBy(seq); d != nil {
-		return nil, refuse(ErrNotRequested, fmt.Sprintf("request %s was made before licence %s was deactivated here (%s), which ended it; make a new request", r.RequestID, did, d.Time.Format("2006-01-02 15:04")))
+		what := "deactivated"
+		if d.Replaced {
+			what = "receipted for the vendor"
+		}
+		return nil, refuse(ErrNotRequested, fmt.Sprintf("request %s was made before licence %s was %s here (%s), which ended it; make a new request", r.RequestID, did, what, d.Time.Format("2006-01-02 15:04")))
 	}
 	hk, err := st.hostPublic()
 	if err != nil {
@@ -482,9 +498,6 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 		}
 		detail := fmt.Sprintf("features %v, %d clients", r.Features, r.Limits.Clients)
 		if cur != nil {
-			if err := txn.Set([]byte(prefixReplaced+string(cur.id)), []byte(r.LicenseID)); err != nil {
-				return err
-			}
 			detail += "; replaces " + string(cur.id)
 			if len(res.Lost) > 0 {
 				detail += " (--replace, losing " + joinList(res.Lost) + ")"
@@ -492,8 +505,12 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 		}
 		if !st.lowerTo.IsZero() {
 			// The clock was once set ahead: the vendor's time brings the
-			// highest time seen back (see correctedTime).
+			// highest time seen back (see correctedTime), as far as readers
+			// that verify this licence are concerned (timefix).
 			detail += fmt.Sprintf("; the latest time seen comes back from %s to %s (the vendor's signed time)", st.maxTime.Format(time.RFC3339), st.lowerTo.Format(time.RFC3339))
+			if err := txn.Set([]byte(prefixTimeFix+string(r.LicenseID)), []byte(strconv.FormatInt(st.maxTime.Unix(), 10))); err != nil {
+				return err
+			}
 			if err := txn.Set([]byte(keyMaxTime), formatMaxTime(st.lowerTo, st.reqSeq)); err != nil {
 				return err
 			}

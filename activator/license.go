@@ -99,7 +99,7 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 		// (Reload) when the store cannot be read.
 		defer st.withFetch(txn)()
 		snap = evaluate(&l.cfg, st, host)
-		return nil
+		return st.damaged(l.cfg.Dir)
 	})
 	d.Close()
 	if err == nil && now.Sub(st.maxTime) >= time.Hour {

@@ -23,9 +23,10 @@ import (
 type Seats struct {
 	lic *License
 
-	mu   sync.Mutex
-	file *seatFile    // opened on first use
-	mine map[int]bool // the seats this Seats holds
+	mu     sync.Mutex
+	file   *seatFile     // opened on first use
+	mine   map[int]*Seat // the seats this Seats holds
+	closed bool          // the licence was closed: no more seats
 }
 
 // Seat is one acquired client seat.
@@ -43,7 +44,7 @@ type Seat struct {
 // all, so there is one descriptor, and the process's own seats are
 // recorded here.
 type seatFile struct {
-	path string
+	path string // the file, through the store directory's real path
 	f    *os.File
 	refs int
 	held map[int]bool
@@ -54,7 +55,18 @@ var (
 	seatFiles   = map[string]*seatFile{}
 )
 
-func openSeatFile(path string) (*seatFile, error) {
+func openSeatFile(dir, product string) (*seatFile, error) {
+	// One file, one descriptor, however the directory is named (a
+	// symlink, a relative path): on platforms whose locks belong to the
+	// process, a second descriptor would share them.
+	real, err := filepath.Abs(dir)
+	if err == nil {
+		real, err = filepath.EvalSymlinks(real)
+	}
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(real, "seats-"+product)
 	seatFilesMu.Lock()
 	defer seatFilesMu.Unlock()
 	if sf := seatFiles[path]; sf != nil {
@@ -90,9 +102,11 @@ func (s *Seats) Acquire(clientID string) (*Seat, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, refuse(ErrNotActive, "the licence was closed; no client may connect")
+	}
 	if s.file == nil {
-		path := filepath.Join(s.lic.cfg.Dir, "seats-"+s.lic.cfg.Product)
-		sf, err := openSeatFile(path)
+		sf, err := openSeatFile(s.lic.cfg.Dir, s.lic.cfg.Product)
 		if err != nil {
 			return nil, fmt.Errorf("client seats cannot be counted (%v); the store directory must be writable by the product's service account", err)
 		}
@@ -111,10 +125,11 @@ func (s *Seats) Acquire(clientID string) (*Seat, error) {
 		if ok {
 			s.file.held[n] = true
 			if s.mine == nil {
-				s.mine = map[int]bool{}
+				s.mine = map[int]*Seat{}
 			}
-			s.mine[n] = true
-			return &Seat{ClientID: clientID, Number: n + 1, seats: s}, nil
+			seat := &Seat{ClientID: clientID, Number: n + 1, seats: s}
+			s.mine[n] = seat
+			return seat, nil
 		}
 	}
 	return nil, refuse(ErrSeatLimit, fmt.Sprintf("all %d client seats are in use on this host (by every process of the product)", snap.Clients))
@@ -136,7 +151,7 @@ func (t *Seat) Release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := t.Number - 1
-	if !s.mine[n] {
+	if s.mine[n] != t {
 		return // the licence was closed, and its seats with it
 	}
 	delete(s.mine, n)
@@ -156,6 +171,7 @@ func (t *Seat) Release() {
 func (s *Seats) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.file != nil {
 		seatFilesMu.Lock()
 		for n := range s.mine {

@@ -39,9 +39,11 @@ var (
 //	reqseq, reqorder/<id>    the number of the last request; each request's number
 //	response/<license_id>    every imported response, exactly as signed
 //	imported/<n>/<license_id> that licence was import number n (20 digits):
-//	                         later imports are newer
+//	                         later imports are newer, and the newest that
+//	                         verifies replaces every older one
 //	importseq                the number of the last import
-//	replaced/<license_id>    the licence_id of the import that replaced it
+//	timefix/<license_id>     the highest time seen (Unix seconds) before that
+//	                         licence's import brought it back down
 //	deactivated/<license_id> its deactivation (deactRecord, JSON): the
 //	                         receipt, and the requests it ended
 //	revocations/<signer>     the newest revocation list of each signing key
@@ -49,8 +51,9 @@ var (
 //	audit/<unix nanos>       one JSON line per import, refusal, deactivation
 //
 // None of it is trusted: every load re-verifies the signed artifacts, and
-// the records beside them (order, replacement, deactivation) can only end
-// a licence, never make one.
+// the records beside them (order, deactivation) can only end a licence,
+// never make one; a correction of the time counts only where the licence
+// that vouched for it verifies.
 const (
 	keyHostKey         = "hostkey"
 	prefixRequest      = "request/"
@@ -59,7 +62,7 @@ const (
 	prefixResponse     = "response/"
 	prefixImported     = "imported/"
 	keyImportSeq       = "importseq"
-	prefixReplaced     = "replaced/"
+	prefixTimeFix      = "timefix/"
 	prefixDeact        = "deactivated/"
 	prefixRevocations  = "revocations/"
 	keyMaxTime         = "maxtime"

@@ -17,54 +17,34 @@ import (
 // storeState is everything read from the store, not yet trusted.
 type storeState struct {
 	hostKey []byte
-	// requests, reqOrder and reqSeq are read only for a full state (an
-	// import, a request, a deactivation).
+	// requests and reqOrder are read only for a full state (an import, a
+	// request, a deactivation, a receipt).
 	requests map[format.ID][]byte // every request this store signed, as signed
 	reqOrder map[format.ID]uint64
 	reqSeq   uint64
-	// imports are the import records, oldest first; responses holds their
-	// responses (a light state leaves out the deactivated ones).
+	// imports are the import records, oldest first. responses and
+	// deactivated hold what was read of those licences: everything for a
+	// full state; for a light one, what evaluating asked for, read on
+	// demand while its transaction is open (withFetch).
 	imports     []importEntry
 	responses   map[format.ID][]byte
-	replaced    map[format.ID]format.ID
-	deactivated map[format.ID]*deactRecord
-	revocations map[string][]byte // revocations/<signer> -> list as signed
-	maxTime     time.Time
-	// maxTimeSeq is the number of the last request made when maxTime was
-	// raised: a response to a later request can bring maxTime back down
-	// (Store.correctedTime); lowerTo is that time, once decided.
+	deactivated map[format.ID]*deactRecord // nil value: known not deactivated (light)
+	revocations map[string][]byte          // revocations/<signer> -> list as signed
+	// timeFixes are the corrections of the highest time seen, by the
+	// licence that vouched for each (see Store.correctedTime).
+	timeFixes map[format.ID]timeFix
+	// maxTime is the highest time seen as stored; maxTimeSeq the number of
+	// the last request made when it was raised (a response to a later
+	// request may bring it back down); lowerTo is that time, once an
+	// import decided it.
+	maxTime    time.Time
 	maxTimeSeq uint64
 	lowerTo    time.Time
 	full       bool
-	// fetch reads a response that a light state did not (while its
-	// transaction is open; nil after): evaluating usually needs one. A
-	// light state holds only the newest imports (partial); more reads the
-	// rest, while the transaction is open.
-	fetch   func(format.ID) []byte
-	partial bool
-	more    func() error
-}
 
-// response returns the stored response of licence id, reading it if the
-// state is light and its transaction still open.
-func (st *storeState) response(id format.ID) []byte {
-	if b, ok := st.responses[id]; ok || st.fetch == nil {
-		return b
-	}
-	b := st.fetch(id)
-	st.responses[id] = b
-	return b
-}
-
-// withFetch lets st read responses through txn until the returned
-// function is called.
-func (st *storeState) withFetch(txn *badger.Txn) func() {
-	st.fetch = func(id format.ID) []byte {
-		b, _ := get(txn, prefixResponse+string(id))
-		return b
-	}
-	st.more = func() error { return loadHistory(txn, st, false) }
-	return func() { st.fetch, st.more = nil, nil }
+	fetch      func(key string) ([]byte, error)
+	fetchErr   error // a read on demand that failed: the store is damaged
+	fixesTaken bool  // timeFixes applied to maxTime
 }
 
 type importEntry struct {
@@ -72,126 +52,134 @@ type importEntry struct {
 	seq uint64 // the import's number
 }
 
-// loadState reads the store. Evaluating the licence needs only the order
-// of imports, which ended and how, and the responses that may be in force,
-// read on demand (storeState.withFetch); full also reads every request,
-// every response and every deactivation record, as an import does, so
-// that a long history does not slow a product's start.
+// timeFix is the value of timefix/<license_id>: the highest time seen
+// before that licence's import brought it back down.
+type timeFix struct{ from time.Time }
+
+// response returns the stored response of licence id, reading it on
+// demand for a light state.
+func (st *storeState) response(id format.ID) []byte {
+	if b, ok := st.responses[id]; ok || st.full {
+		return b
+	}
+	b := st.read(prefixResponse + string(id))
+	st.responses[id] = b
+	return b
+}
+
+// isDeactivated reports whether licence id was deactivated (or receipted).
+func (st *storeState) isDeactivated(id format.ID) bool {
+	if d, ok := st.deactivated[id]; ok || st.full {
+		return d != nil
+	}
+	var d *deactRecord
+	if b := st.read(prefixDeact + string(id)); b != nil {
+		d = &deactRecord{}
+	}
+	st.deactivated[id] = d
+	return d != nil
+}
+
+func (st *storeState) read(key string) []byte {
+	if st.fetch == nil {
+		return nil
+	}
+	b, err := st.fetch(key)
+	if err != nil && st.fetchErr == nil {
+		st.fetchErr = err
+	}
+	return b
+}
+
+// withFetch lets a light st read on demand through txn until the returned
+// function is called.
+func (st *storeState) withFetch(txn *badger.Txn) func() {
+	st.fetch = func(key string) ([]byte, error) { return get(txn, key) }
+	return func() { st.fetch = nil }
+}
+
+// loadState reads the store. Evaluating the licence needs the order of
+// imports and, read on demand (withFetch), the newest licences' responses
+// and whether they were deactivated; full also reads every request, every
+// response and every deactivation record, as an import does, so that a
+// long history does not slow a product's start.
 func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 	st := &storeState{
 		requests: map[format.ID][]byte{}, reqOrder: map[format.ID]uint64{}, responses: map[format.ID][]byte{},
-		replaced: map[format.ID]format.ID{}, deactivated: map[format.ID]*deactRecord{}, revocations: map[string][]byte{}, full: full,
+		deactivated: map[format.ID]*deactRecord{}, revocations: map[string][]byte{}, timeFixes: map[format.ID]timeFix{}, full: full,
 	}
 	var err error
 	if st.hostKey, err = get(txn, keyHostKey); err != nil {
 		return nil, err
 	}
+	v, err := get(txn, keyRequestSeq)
+	if err != nil {
+		return nil, err
+	}
+	st.reqSeq, _ = strconv.ParseUint(string(v), 10, 64)
 	if v, err := get(txn, keyMaxTime); err != nil {
 		return nil, err
 	} else if v != nil {
-		st.maxTime, st.maxTimeSeq = parseMaxTime(v)
-	}
-	if v, err := get(txn, keyRequestSeq); err != nil {
-		return nil, err
-	} else {
-		st.reqSeq, _ = strconv.ParseUint(string(v), 10, 64)
-	}
-	err = scan(txn, prefixRevocations, func(k string, v []byte) error {
-		st.revocations[strings.TrimPrefix(k, prefixRevocations)] = v
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !full {
-		return st, loadRecent(txn, st)
-	}
-	if err := loadHistory(txn, st, true); err != nil {
-		return nil, err
-	}
-	err = scan(txn, prefixRequest, func(k string, v []byte) error {
-		st.requests[format.ID(strings.TrimPrefix(k, prefixRequest))] = v
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = scan(txn, prefixRequestOrder, func(k string, v []byte) error {
-		if n, err := strconv.ParseUint(string(v), 10, 64); err == nil {
-			st.reqOrder[format.ID(strings.TrimPrefix(k, prefixRequestOrder))] = n
+		var ok bool
+		st.maxTime, st.maxTimeSeq, ok = parseMaxTime(v)
+		if !ok {
+			// Written before the request number was kept: no request is
+			// known to be later than it.
+			st.maxTimeSeq = st.reqSeq
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	for _, im := range st.imports {
-		v, err := get(txn, prefixResponse+string(im.id))
+	scans := []struct {
+		prefix string
+		fn     func(k string, v []byte)
+	}{
+		{prefixRevocations, func(k string, v []byte) { st.revocations[k] = v }},
+		{prefixTimeFix, func(k string, v []byte) {
+			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+				st.timeFixes[format.ID(k)] = timeFix{time.Unix(n, 0).UTC()}
+			}
+		}},
+	}
+	if full {
+		scans = append(scans, []struct {
+			prefix string
+			fn     func(k string, v []byte)
+		}{
+			{prefixRequest, func(k string, v []byte) { st.requests[format.ID(k)] = v }},
+			{prefixRequestOrder, func(k string, v []byte) {
+				if n, err := strconv.ParseUint(string(v), 10, 64); err == nil {
+					st.reqOrder[format.ID(k)] = n
+				}
+			}},
+			// A deactivation record that does not parse still ends its
+			// licence (records can only end licences), but no request.
+			{prefixDeact, func(k string, v []byte) {
+				r := new(deactRecord)
+				if json.Unmarshal(v, r) != nil {
+					r = &deactRecord{}
+				}
+				st.deactivated[format.ID(k)] = r
+			}},
+		}...)
+	}
+	for _, s := range scans {
+		err := scan(txn, s.prefix, func(key string, val []byte) error {
+			s.fn(strings.TrimPrefix(key, s.prefix), val)
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if v != nil {
-			st.responses[im.id] = v
-		}
 	}
-	return st, nil
-}
-
-// importKey is the import record imported/<number>/<license_id>: keys sort
-// by the import's number, so the newest imports are read first.
-func importKey(seq uint64, id format.ID) string {
-	return fmt.Sprintf("%s%020d/%s", prefixImported, seq, id)
-}
-
-func parseImportKey(k string) (importEntry, bool) {
-	seq, id, ok := strings.Cut(strings.TrimPrefix(k, prefixImported), "/")
-	n, err := strconv.ParseUint(seq, 10, 64)
-	if !ok || err != nil || !format.ID(id).Valid() {
-		return importEntry{}, false // not a record: its licence is not imported here (locked)
-	}
-	return importEntry{format.ID(id), n}, true
-}
-
-// loadHistory reads every import record, replacement and deactivation;
-// withValues also the deactivation records' contents (the requests each
-// ended, its receipt), which only an import or a receipt needs.
-func loadHistory(txn *badger.Txn, st *storeState, withValues bool) error {
-	st.imports, st.partial = nil, false
-	err := kv.ScanKeys(txn, prefixImported, func(k string) error {
+	// The import records are keys only: cheap to read however long the
+	// history.
+	err = kv.ScanKeys(txn, prefixImported, func(k string) error {
 		if im, ok := parseImportKey(k); ok {
 			st.imports = append(st.imports, im)
 		}
 		return nil
 	})
 	if err != nil {
-		return err
-	}
-	err = scan(txn, prefixReplaced, func(k string, v []byte) error {
-		st.replaced[format.ID(strings.TrimPrefix(k, prefixReplaced))] = format.ID(v)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if withValues {
-		// A deactivation record that does not parse still ends its
-		// licence (records can only end licences), but no request.
-		err = scan(txn, prefixDeact, func(k string, v []byte) error {
-			r := new(deactRecord)
-			if json.Unmarshal(v, r) != nil {
-				r = &deactRecord{}
-			}
-			st.deactivated[format.ID(strings.TrimPrefix(k, prefixDeact))] = r
-			return nil
-		})
-	} else {
-		err = kv.ScanKeys(txn, prefixDeact, func(k string) error {
-			st.deactivated[format.ID(strings.TrimPrefix(k, prefixDeact))] = &deactRecord{}
-			return nil
-		})
-	}
-	if err != nil {
-		return err
+		return nil, err
 	}
 	slices.SortFunc(st.imports, func(a, b importEntry) int {
 		if a.seq != b.seq {
@@ -199,48 +187,33 @@ func loadHistory(txn *badger.Txn, st *storeState, withValues bool) error {
 		}
 		return strings.Compare(string(a.id), string(b.id))
 	})
-	return nil
-}
-
-// loadRecent reads the newest import records, down to the first one that
-// no deactivation or replacement ended: usually the licence in force,
-// first of all. So a product's start does not grow with the history. If
-// that one turns out not to verify, view.active reads the rest (st.more).
-func loadRecent(txn *badger.Txn, st *storeState) error {
-	opts := badger.DefaultIteratorOptions
-	opts.Reverse, opts.PrefetchValues, opts.Prefix = true, false, []byte(prefixImported)
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	st.partial = false
-	var newest []importEntry
-	for it.Seek([]byte(prefixImported + "\xff")); it.Valid(); it.Next() {
-		im, ok := parseImportKey(string(it.Item().Key()))
-		if !ok {
-			continue
-		}
-		newest = append(newest, im)
-		deact, err := get(txn, prefixDeact+string(im.id))
-		if err != nil {
-			return err
-		}
-		by, err := get(txn, prefixReplaced+string(im.id))
-		if err != nil {
-			return err
-		}
-		if deact != nil {
-			st.deactivated[im.id] = &deactRecord{}
-		}
-		if by != nil {
-			st.replaced[im.id] = format.ID(by)
-		}
-		if deact == nil && by == nil {
-			st.partial = true
-			break
+	if full {
+		for _, im := range st.imports {
+			v, err := get(txn, prefixResponse+string(im.id))
+			if err != nil {
+				return nil, err
+			}
+			if v != nil {
+				st.responses[im.id] = v
+			}
 		}
 	}
-	slices.Reverse(newest)
-	st.imports = newest
-	return nil
+	return st, nil
+}
+
+// importKey is the import record imported/<number>/<license_id>: keys sort
+// by the import's number, written in 20 digits.
+func importKey(seq uint64, id format.ID) string {
+	return fmt.Sprintf("%s%020d/%s", prefixImported, seq, id)
+}
+
+func parseImportKey(k string) (importEntry, bool) {
+	seq, id, ok := strings.Cut(strings.TrimPrefix(k, prefixImported), "/")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || len(seq) != 20 || err != nil || !format.ID(id).Valid() {
+		return importEntry{}, false // not a record: its licence is not imported here (locked)
+	}
+	return importEntry{format.ID(id), n}, true
 }
 
 func cmpUint(a, b uint64) int {
@@ -265,13 +238,46 @@ func (st *storeState) hostPublic() (*format.PrivateKey, error) {
 	return k, nil
 }
 
+// applyTimeFixes makes st.maxTime the highest time seen as cfg's keys see
+// it: a correction brought it down only if the licence that vouched for it
+// verifies under those keys (a development build given another key cannot
+// wind the product's time back); otherwise the time before it stands.
+func (st *storeState) applyTimeFixes(cfg *Config) {
+	if st.fixesTaken {
+		return
+	}
+	st.fixesTaken = true
+	now := cfg.now()
+	if st.maxTime.After(now) {
+		now = st.maxTime
+	}
+	for id, fix := range st.timeFixes {
+		if !fix.from.After(st.maxTime) {
+			continue
+		}
+		ok := false
+		if raw := st.response(id); raw != nil {
+			a, err := format.Verify(raw, format.VerifyOptions{Keys: cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse}, Now: now})
+			ok = err == nil && a.Payload.(*format.Response).LicenseID == id && !st.maxTime.Before(a.SignedAt.Truncate(time.Second))
+		}
+		if !ok {
+			st.maxTime = fix.from
+		}
+	}
+}
+
 // view is the store as one set of vendor keys sees it. Only what verifies
 // under cfg.VendorKeys counts: a licence signed by another key (imported by
 // a development build given that key) is not there at all, and neither is
-// anything it did: the licence it replaced stays in force, the requests its
-// deactivation ended stay open, its revocation list revokes nothing.
-// Records that are not signed (the order of imports, replacements,
-// deactivations) can end a licence that verifies, never create one.
+// anything it did: it ends no licence, its deactivation ends no request,
+// its revocation list revokes nothing, it brings no time back. Records
+// that are not signed (the order of imports and requests, deactivations)
+// can end a licence that verifies, never make one.
+//
+// The licence in force is the newest import that verifies (and is for
+// this product), unless it was deactivated; every older one that verifies
+// is ended by it, replaced. So the ending of a licence never rests on a
+// record a foreign key could have written.
 type view struct {
 	cfg   *Config
 	st    *storeState
@@ -298,11 +304,13 @@ func (v *view) verified(id format.ID) *licence {
 		return l
 	}
 	var l *licence
-	if raw := v.st.response(id); raw != nil {
-		a, err := format.Verify(raw, format.VerifyOptions{Keys: v.cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse}, Now: v.now})
-		if err == nil {
-			if r := a.Payload.(*format.Response); r.LicenseID == id && r.Product == v.cfg.Product {
-				l = &licence{id: id, resp: r, art: a, seq: v.seqOf(id)}
+	if i := v.index(id); i >= 0 {
+		if raw := v.st.response(id); raw != nil {
+			a, err := format.Verify(raw, format.VerifyOptions{Keys: v.cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse}, Now: v.now})
+			if err == nil {
+				if r := a.Payload.(*format.Response); r.LicenseID == id && r.Product == v.cfg.Product {
+					l = &licence{id: id, resp: r, art: a, seq: v.st.imports[i].seq}
+				}
 			}
 		}
 	}
@@ -310,63 +318,72 @@ func (v *view) verified(id format.ID) *licence {
 	return l
 }
 
-func (v *view) seqOf(id format.ID) uint64 {
-	for _, im := range v.st.imports {
-		if im.id == id {
-			return im.seq
+// index returns the position of licence id among the imports, or -1.
+func (v *view) index(id format.ID) int {
+	for i := len(v.st.imports) - 1; i >= 0; i-- {
+		if v.st.imports[i].id == id {
+			return i
 		}
 	}
-	return 0
+	return -1
 }
 
-// replacedBy returns the verified licence that replaced id, or nil.
-func (v *view) replacedBy(id format.ID) *licence {
-	if by, ok := v.st.replaced[id]; ok {
-		return v.verified(by)
+// newest returns the newest import that verifies, deactivated or not, and
+// whether one does; usually the last import, so this verifies one
+// response.
+func (v *view) newest() *licence {
+	for i := len(v.st.imports) - 1; i >= 0; i-- {
+		if l := v.verified(v.st.imports[i].id); l != nil {
+			return l
+		}
 	}
 	return nil
 }
 
-// ended reports whether licence id is out of force for good: deactivated,
-// or replaced by a licence that verifies here.
-func (v *view) ended(id format.ID) bool {
-	return v.st.deactivated[id] != nil || v.replacedBy(id) != nil
+// active returns the licence in force: the newest import that verifies,
+// unless it was deactivated. It may still be locked (another machine,
+// expired, revoked): evaluate decides that.
+func (v *view) active() *licence {
+	if l := v.newest(); l != nil && !v.st.isDeactivated(l.id) {
+		return l
+	}
+	return nil
 }
 
-// active returns the licence in force: the newest import that verifies and
-// has not ended. It may still be locked (another machine, expired,
-// revoked): evaluate decides that. Usually the newest import is the one,
-// so this verifies one response.
-func (v *view) active() *licence {
-	for {
-		for i := len(v.st.imports) - 1; i >= 0; i-- {
-			id := v.st.imports[i].id
-			if v.st.deactivated[id] != nil {
-				continue
-			}
-			if l := v.verified(id); l != nil && !v.ended(id) {
-				return l
-			}
-		}
-		if !v.st.partial || v.st.more == nil || v.st.more() != nil {
-			return nil
+// replacedBy returns the next newer import that verifies after licence id
+// (which replaced it), or nil.
+func (v *view) replacedBy(id format.ID) *licence {
+	i := v.index(id)
+	if i < 0 {
+		return nil
+	}
+	for _, im := range v.st.imports[i+1:] {
+		if l := v.verified(im.id); l != nil {
+			return l
 		}
 	}
+	return nil
 }
 
-// ignored counts the imports, neither deactivated nor replaced, whose
-// response does not verify here (or is another product's).
+// ignored counts the imports newer than any licence that verifies here
+// and not deactivated whose response does not verify (or is another
+// product's, which is not counted).
 func (v *view) ignored() int {
 	n := 0
-	for _, im := range v.st.imports {
-		if v.st.deactivated[im.id] == nil && v.st.replaced[im.id] == "" && v.verified(im.id) == nil {
-			if u, err := format.DecodeUnverified(v.st.response(im.id)); err == nil {
-				if r, ok := u.Payload.(*format.Response); ok && r.Product != v.cfg.Product {
-					continue // another product's licence, not this one's concern
-				}
-			}
-			n++
+	for i := len(v.st.imports) - 1; i >= 0; i-- {
+		id := v.st.imports[i].id
+		if v.verified(id) != nil {
+			break
 		}
+		if v.st.isDeactivated(id) {
+			continue
+		}
+		if u, err := format.DecodeUnverified(v.st.response(id)); err == nil {
+			if r, ok := u.Payload.(*format.Response); ok && r.Product != v.cfg.Product {
+				continue // another product's licence, not this one's concern
+			}
+		}
+		n++
 	}
 	return n
 }
@@ -399,7 +416,7 @@ func (v *view) endedBy(seq uint64) (format.ID, *deactRecord) {
 	var id format.ID
 	var rec *deactRecord
 	for did, d := range v.st.deactivated {
-		if d.RequestSeq >= seq && v.verified(did) != nil && (rec == nil || d.Time.Before(rec.Time)) {
+		if d != nil && d.RequestSeq >= seq && v.verified(did) != nil && (rec == nil || d.Time.Before(rec.Time)) {
 			id, rec = did, d
 		}
 	}
@@ -439,4 +456,12 @@ func (v *view) heldRevocations() (raw []byte, serial uint64) {
 		}
 	}
 	return raw, serial
+}
+
+// damaged reports a read on demand that failed while evaluating.
+func (st *storeState) damaged(dir string) error {
+	if st.fetchErr == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: read %s: %v", ErrStoreDamaged, dir, st.fetchErr)
 }
