@@ -28,7 +28,10 @@ func TestShadowedLicenceStaysEnded(t *testing.T) {
 	evil := fixtureKey(t, "other")
 	bothCfg := e.cfg
 	bothCfg.VendorKeys = format.NewKeySet(e.vendor.Public(), evil.Public())
-	big := func(r *format.Response) { r.Features = []string{"dataflow", "subflow", "workflow"}; r.Limits.Clients = 9 }
+	big := func(r *format.Response) {
+		r.Features = []string{"dataflow", "subflow", "workflow"}
+		r.Limits.Clients = 9
+	}
 	e.with(e.cfg, func(s *Store) { e.mustImport(s, e.respond(e.request(s).Binary, nil), ImportOptions{}) })
 	var g2 format.ID
 	e.with(bothCfg, func(s *Store) {
@@ -57,7 +60,10 @@ func TestForeignLicenceIDCannotOverwrite(t *testing.T) {
 	evil := fixtureKey(t, "other")
 	evilCfg := e.cfg
 	evilCfg.VendorKeys = format.NewKeySet(evil.Public())
-	big := func(r *format.Response) { r.Features = []string{"dataflow", "subflow", "workflow"}; r.Limits.Clients = 9 }
+	big := func(r *format.Response) {
+		r.Features = []string{"dataflow", "subflow", "workflow"}
+		r.Limits.Clients = 9
+	}
 	var g2 format.ID
 	e.with(e.cfg, func(s *Store) {
 		e.mustImport(s, e.respond(e.request(s).Binary, big), ImportOptions{})
