@@ -143,8 +143,11 @@
 // bytes an id, about 90 for the rest): with the literal packet's header
 // and the signature of an Ed25519 key or an RSA key of up to 16384 bits it
 // stays below the 64 KiB bound (TestRevocationsAtMaximum). Reasons are not
-// sent: hosts never show them, and the vendor's ledger keeps them. Version
-// 1 of the list, which carried them, is refused by name.
+// sent: hosts never show them, and the vendor's ledger keeps them. Readers
+// MUST still accept version 1 of the list ("airlock/revocations/1", each
+// entry { "license_id": ID, "reason": TEXT (optional) }, at most 1000, in
+// any order without repeats), so that a list a host holds, or one from a
+// desk not yet updated, keeps revoking; writers write version 2.
 //
 // A response's request_digest is the SHA-256 of the request's payload
 // exactly as signed (the literal data), which [Artifact].Digest holds. A

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -62,10 +63,58 @@ func parseFormatName(s string) (Kind, error) {
 	default:
 		return "", &UnsupportedVersionError{Format: s}
 	}
-	if s != formatName(k) {
+	if s != formatName(k) && s != revocationsV1 {
 		return k, &UnsupportedVersionError{Format: s}
 	}
 	return k, nil
+}
+
+// revocationsV1 is the earlier format of revocation lists, which readers
+// still accept (a host may hold one, and a desk may not be updated yet);
+// writers write version 2.
+const revocationsV1 = "airlock/revocations/1"
+
+// plainRevocationsV1 is the payload of a version 1 list.
+type plainRevocationsV1 struct {
+	Serial  uint64 `json:"serial"`
+	Issued  Time   `json:"issued"`
+	Revoked []struct {
+		LicenseID ID     `json:"license_id"`
+		Reason    string `json:"reason,omitempty"`
+	} `json:"revoked"`
+}
+
+// decodeRevocationsV1 reads a version 1 list into the current form: its
+// ids sorted (version 1 did not order them), its reasons checked and
+// dropped.
+func decodeRevocationsV1(b []byte) (Payload, error) {
+	var v1 plainRevocationsV1
+	if err := decodeChecked(b, &struct {
+		Format string `json:"format"`
+		*plainRevocationsV1
+	}{plainRevocationsV1: &v1}); err != nil {
+		return nil, err
+	}
+	if v1.Revoked == nil {
+		return nil, fieldError("revoked", "is missing (an empty list is [])")
+	}
+	if len(v1.Revoked) > 1000 {
+		return nil, fieldError("revoked", "lists more than 1000 licences (version 1)")
+	}
+	r := &Revocations{Serial: v1.Serial, Issued: v1.Issued, Revoked: make([]ID, 0, len(v1.Revoked))}
+	for _, e := range v1.Revoked {
+		if e.Reason != "" {
+			if err := validText("revoked[].reason", e.Reason, MaxTextBytes); err != nil {
+				return nil, err
+			}
+		}
+		r.Revoked = append(r.Revoked, e.LicenseID)
+	}
+	slices.Sort(r.Revoked) // then Validate refuses repeats
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Licensee is who the licence is for, as the host admin typed it.
@@ -223,6 +272,9 @@ func DecodePayload(b []byte) (Payload, error) {
 // decodeKind decodes a payload that [checkJSON] accepted and whose format
 // names kind.
 func decodeKind(b []byte, kind Kind) (Payload, error) {
+	if kind == KindRevocations && bytes.HasPrefix(b, []byte(`{"format":"`+revocationsV1+`"`)) {
+		return decodeRevocationsV1(b)
+	}
 	var p Payload
 	var into any
 	switch kind {

@@ -308,7 +308,7 @@ func buildVectors(t testing.TB, f *fixtures) []vector {
 	add(v("unknown-format-version", "a response whose format is airlock/response/2", "unsupported-version", KindResponse, "vendor",
 		signAt(t, f.sec["vendor"], bytes.Replace(respJSON, []byte("airlock/response/1"), []byte("airlock/response/2"), 1), vecSignTime)))
 	v1list := fmt.Sprintf(`{"format":"airlock/revocations/1","serial":3,"issued":"%s","revoked":[{"license_id":"%s","reason":"refunded"}]}`, NewTime(vecSignTime), licID)
-	add(v("revocations-version-1", "a revocation list in the version 1 format (a reason with each entry), refused by name", "unsupported-version", KindRevocations, "vendor",
+	add(v("revocations-version-1", "a revocation list in the version 1 format (a reason with each entry), which readers still accept", "ok", KindRevocations, "vendor",
 		signAt(t, f.sec["vendor"], []byte(v1list), vecSignTime)))
 	unsorted := fmt.Sprintf(`{"format":"airlock/revocations/2","serial":3,"issued":"%s","revoked":["%s","%s"]}`, NewTime(vecSignTime), licID, licID)
 	add(v("revocations-unsorted", "a revocation list that names a licence twice: ids must be in strictly ascending order (one list, one encoding)", "malformed", KindRevocations, "vendor",

@@ -77,8 +77,8 @@ func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
 		return nil, fmt.Errorf("--clients must be 1 to %d", format.MaxClients)
 	case o.Activations < 1 || o.Activations > 1_000_000:
 		return nil, fmt.Errorf("--activations must be 1 or more")
-	case o.Reinstalls < -1 || o.Reinstalls > 1000:
-		return nil, fmt.Errorf("--reinstalls must be 0 to 1000 (or -1 for none)")
+	case o.Reinstalls < -1 || o.Reinstalls > MaxReinstalls:
+		return nil, fmt.Errorf("--reinstalls must be 0 to %d", MaxReinstalls)
 	case o.Count < 1 || o.Count > MaxKeysPerCall:
 		return nil, fmt.Errorf("--count must be 1 to %d", MaxKeysPerCall)
 	case o.Expires != nil && !o.Expires.After(d.cfg.now()):

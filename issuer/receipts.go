@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -97,7 +98,7 @@ func (d *Desk) Revoke(id format.ID, reason string) error {
 		if act.Revoked != nil {
 			return nil
 		}
-		return markRevoked(txn, act, reason, d.cfg.now())
+		return markRevoked(txn, act, reason, d.cfg.now(), false)
 	})
 }
 
@@ -106,17 +107,31 @@ func (d *Desk) Revoke(id format.ID, reason string) error {
 // reason alone.)
 type revokedEntry struct {
 	Reason string `json:"reason"`
+	// ProductKey is the licence's key; Auto marks a revocation made by a
+	// reinstall from a new store (bounded per key: MaxAutoRevokedPerKey).
+	ProductKey string `json:"product_key,omitempty"`
+	Auto       bool   `json:"auto,omitempty"`
 	// NotAfter is the end of the licence's validity: once past, the
 	// licence is refused as expired anyway and leaves the lists.
 	NotAfter *time.Time `json:"not_after,omitempty"`
 }
 
-func parseRevoked(v []byte) revokedEntry {
+// parseRevoked reads the index entry of licence id; an entry of an older
+// ledger (the reason alone) gets its end of validity from the licence's
+// product key.
+func parseRevoked(txn *badger.Txn, id string, v []byte) revokedEntry {
 	var e revokedEntry
 	if len(v) > 0 && v[0] == '{' && json.Unmarshal(v, &e) == nil {
 		return e
 	}
-	return revokedEntry{Reason: string(v)}
+	e = revokedEntry{Reason: string(v)}
+	act, pk := new(Activation), new(ProductKey)
+	if ok, _ := getJSON(txn, prefixAct+id, act); ok {
+		if ok, _ := getJSON(txn, prefixPK+act.ProductKey, pk); ok {
+			e.NotAfter = pk.Expires
+		}
+	}
+	return e
 }
 
 // inForce reports whether a revoked licence still needs its entry at now.
@@ -124,30 +139,43 @@ func (e revokedEntry) inForce(now time.Time) bool {
 	return e.NotAfter == nil || now.Before(*e.NotAfter)
 }
 
-// liveRevoked counts the revoked licences that a list must still carry.
-func liveRevoked(txn *badger.Txn, now time.Time) (int, error) {
-	n := 0
-	err := kv.Scan(txn, prefixRevoked, func(_ string, v []byte) error {
-		if parseRevoked(v).inForce(now) {
-			n++
+// liveRevoked counts the revoked licences that a list must still carry,
+// and of them the automatic revocations of reinstalls of product key key.
+func liveRevoked(txn *badger.Txn, now time.Time, key string) (total, autoOfKey int, err error) {
+	err = kv.Scan(txn, prefixRevoked, func(k string, v []byte) error {
+		if e := parseRevoked(txn, k[len(prefixRevoked):], v); e.inForce(now) {
+			total++
+			if e.Auto && e.ProductKey == key {
+				autoOfKey++
+			}
 		}
 		return nil
 	})
-	return n, err
+	return total, autoOfKey, err
 }
+
+// MaxAutoRevokedPerKey bounds the licences of one product key that
+// reinstalls from new stores may keep on the revocation list (until they
+// expire); RevocationReserve is the room that automatic revocations leave
+// on the list for the operator's own. So no customer can fill the list
+// that every customer's hosts need.
+const (
+	MaxAutoRevokedPerKey = 10
+	RevocationReserve    = 200
+)
 
 // markRevoked revokes act: recorded in the activation and in the index
 // revoked/<license_id> that revocation lists are made from, within the
 // bound of one list (format.MaxRevoked licences not yet expired).
-func markRevoked(txn *badger.Txn, act *Activation, reason string, now time.Time) error {
-	n, err := liveRevoked(txn, now)
+func markRevoked(txn *badger.Txn, act *Activation, reason string, now time.Time, auto bool) error {
+	n, _, err := liveRevoked(txn, now, act.ProductKey)
 	if err != nil {
 		return err
 	}
 	if n >= format.MaxRevoked {
 		return refuse(ErrTooManyRevoked, fmt.Sprintf("%d licences are revoked and not yet expired, the most one list carries; revoke product keys instead (issuer keys revoke), which stops them from activating more", n))
 	}
-	entry := revokedEntry{Reason: reason}
+	entry := revokedEntry{Reason: reason, ProductKey: act.ProductKey, Auto: auto}
 	pk := new(ProductKey)
 	if ok, err := getJSON(txn, prefixPK+act.ProductKey, pk); err != nil {
 		return err
@@ -185,12 +213,13 @@ func (d *Desk) Revocations() ([]byte, uint64, error) {
 			return err
 		}
 		if serial > 0 && dirty == nil {
-			// Nothing changed since the last list: the same list again.
+			// Nothing changed since the last list: the same list again,
+			// unless it is in an older format (a new one is signed then).
 			last, err := kv.Get(txn, keyRevList)
 			if err != nil {
 				return err
 			}
-			if last != nil {
+			if last != nil && !bytes.Contains(last, []byte(`"format":"airlock/revocations/1"`)) {
 				msg = last
 				return nil
 			}
@@ -198,7 +227,7 @@ func (d *Desk) Revocations() ([]byte, uint64, error) {
 		serial++
 		list := &format.Revocations{Serial: serial, Issued: format.NewTime(now), Revoked: []format.ID{}}
 		err = kv.Scan(txn, prefixRevoked, func(key string, v []byte) error {
-			if parseRevoked(v).inForce(now) {
+			if parseRevoked(txn, key[len(prefixRevoked):], v).inForce(now) {
 				list.Revoked = append(list.Revoked, format.ID(key[len(prefixRevoked):]))
 			}
 			return nil

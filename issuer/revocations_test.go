@@ -170,3 +170,110 @@ func TestClockAheadRequest(t *testing.T) {
 		t.Fatalf("host 10 minutes slow: %v", err)
 	}
 }
+
+// fillRevoked writes n live index entries (as if revoked), of product key
+// key and automatic when auto.
+func fillRevoked(t *testing.T, d *Desk, n int, key string, auto bool, tag byte) {
+	t.Helper()
+	err := d.db.Update(func(txn *badger.Txn) error {
+		for i := range n {
+			var b [16]byte
+			b[0], b[1], b[15] = byte(i>>8), byte(i), tag
+			id, _ := format.NewID(strings.NewReader(string(b[:])))
+			if err := setJSON(txn, prefixRevoked+string(id), revokedEntry{Reason: "x", ProductKey: key, Auto: auto}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// No customer can fill the list every customer's hosts need: one key's
+// reinstalls keep at most MaxAutoRevokedPerKey licences on it, and
+// reinstalls leave RevocationReserve entries for the operator's own
+// revocations; --force signs past either, and says when the old licence
+// could not be revoked. (Found in review: a key sold with many reinstalls,
+// or many keys over the years, filled the list for everyone.)
+func TestRevocationRoomPerKeyAndReserve(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Reinstalls: MaxReinstalls})
+	if _, err := d.CreateKeys(KeyOptions{Product: "astera", Version: 9, Clients: 1, Activations: 1, Count: 1, Reinstalls: MaxReinstalls + 1}); err == nil {
+		t.Fatal("a key sold with more reinstalls than MaxReinstalls")
+	}
+	if _, err := d.Sign(newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now())); err != nil {
+		t.Fatal(err)
+	}
+	fillRevoked(t, d, MaxAutoRevokedPerKey, key, true, 1)
+	req := newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now())
+	if _, err := d.Sign(req); !errors.Is(err, ErrReinstallLimit) || !strings.Contains(err.Error(), "reinstalled licences on the revocation list") {
+		t.Fatalf("one key past its room on the list: %v", err)
+	}
+	if s, err := d.SignWith(req, SignOptions{Force: true}); err != nil || s.Unrevoked != "" {
+		t.Fatalf("forced: %+v %v", s, err)
+	}
+
+	// The operator's own revocations fill the list up to the reserve:
+	// reinstalls stop there, the operator does not.
+	d2, c2 := newDesk(t)
+	key2 := oneKey(t, d2, KeyOptions{})
+	first, err := d2.Sign(newHost(t, "m", "mac", "disk").request(t, key2, "9.1.0", c2.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillRevoked(t, d2, format.MaxRevoked-RevocationReserve, "OTHER-KEY", false, 2)
+	req2 := newHost(t, "m", "mac", "disk").request(t, key2, "9.1.0", c2.Now())
+	if _, err := d2.Sign(req2); !errors.Is(err, ErrTooManyRevoked) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("a reinstall into the reserve: %v", err)
+	}
+	s, err := d2.SignWith(req2, SignOptions{Force: true})
+	if err != nil || s.Unrevoked != first.LicenseID {
+		t.Fatalf("forced into the reserve: %+v %v", s, err)
+	}
+	other, _ := d2.Sign(newHost(t, "m2", "mac2", "disk2").request(t, oneKey(t, d2, KeyOptions{}), "9.1.0", c2.Now()))
+	if err := d2.Revoke(other.LicenseID, "refunded"); err != nil {
+		t.Fatalf("the operator revokes within the reserve: %v", err)
+	}
+}
+
+// A ledger entry written before entries recorded the end of validity (the
+// reason alone) leaves the list when its key's licences expire; a list
+// cached in the version 1 format is signed again in version 2.
+func TestLegacyRevocationEntries(t *testing.T) {
+	d, c := newDesk(t)
+	end := c.Now().AddDate(0, 1, 0)
+	s, err := d.Sign(newHost(t, "m", "mac", "disk").request(t, oneKey(t, d, KeyOptions{Expires: &end}), "9.1.0", c.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set([]byte(prefixRevoked+string(s.LicenseID)), []byte("refunded")); err != nil {
+			return err
+		}
+		return txn.Set([]byte(keyRevDirty), []byte("1"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := revokedIn(t, d); !contains(ids, s.LicenseID) {
+		t.Fatal("a legacy entry is not on the list")
+	}
+	c.Add(40 * 24 * time.Hour)
+	d.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(keyRevDirty), []byte("1")) })
+	if ids := revokedIn(t, d); contains(ids, s.LicenseID) {
+		t.Fatal("a legacy entry of an expired licence stays on the list")
+	}
+	// A cached list in the old format is not handed out again.
+	v1 := []byte(`{"format":"airlock/revocations/1","serial":7,"issued":"2026-06-01T00:00:00Z","revoked":[]}`)
+	msg, err := d.signer.SignMessage(v1, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(keyRevList), msg) })
+	b, serial, err := d.Revocations()
+	if a, _ := format.DecodeUnverified(b); err != nil || serial != 3 || a == nil || a.Payload.(*format.Revocations).Serial != 3 {
+		t.Fatalf("after a cached version 1 list: serial %d, %v", serial, err)
+	}
+}

@@ -156,6 +156,10 @@ type Signed struct {
 	Reissued, Reinstall bool
 	Used, Allowed       int // activations of the key after this one
 	Licensee            format.Licensee
+	// Unrevoked is the licence a reinstall from a new store replaced but
+	// could not put on the revocation list (full, and Force): it stays
+	// valid on any copy of the old store.
+	Unrevoked format.ID
 }
 
 // SignOptions are the desk operator's decisions for one signing call.
@@ -290,8 +294,21 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	// unless the operator forces it. One from the same store costs
 	// nothing: that store refuses the old licence by its own ordering.
 	fromNewStore := replaced != nil && replaced.HostKeyFingerprint != a.Signer.Fingerprint()
-	forced := false
+	forced, unrevoked := false, false
 	if fromNewStore {
+		total, ofKey, err := liveRevoked(txn, now, pk.Key)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case ofKey >= MaxAutoRevokedPerKey && !opts.Force:
+			return nil, refuse(ErrReinstallLimit, fmt.Sprintf("product key %s has %d reinstalled licences on the revocation list, the most one key may have until they expire; if this host really lost its store again, sign with issuer sign --force (recorded in the ledger)", pk.Key, ofKey))
+		case total >= format.MaxRevoked-RevocationReserve && !opts.Force:
+			return nil, refuse(ErrTooManyRevoked, fmt.Sprintf("the revocation list is nearly full (%d licences not yet expired; %d are kept for revocations of your own), so the licence this reinstall replaces could not be revoked; revoke product keys to make room, or sign with --force to issue it anyway (the old licence then stays valid on any copy of the old store)", total, RevocationReserve))
+		case total >= format.MaxRevoked-RevocationReserve:
+			unrevoked = true
+		}
+		forced = ofKey >= MaxAutoRevokedPerKey
 		n, err := recentReinstalls(txn, pk.Key, now, true)
 		if err != nil {
 			return nil, err
@@ -359,8 +376,12 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 			// it goes on the revocation lists until it expires. (A full
 			// list does not stop the reinstall: the old licence then stays
 			// valid on such a copy.)
-			if err := markRevoked(txn, replaced, "replaced by reinstall "+string(id), now); err != nil && !errors.Is(err, ErrTooManyRevoked) {
-				return nil, err
+			if !unrevoked {
+				if err := markRevoked(txn, replaced, "replaced by reinstall "+string(id), now, true); err != nil && !errors.Is(err, ErrTooManyRevoked) {
+					return nil, err
+				} else if err != nil {
+					unrevoked = true
+				}
 			}
 			if err := txn.Set([]byte(reinstallKey(pk.Key, now, id)), nil); err != nil {
 				return nil, err
@@ -395,8 +416,12 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 	if err := txn.Set([]byte(prefixReq+a.Digest.String()), []byte(id)); err != nil {
 		return nil, err
 	}
-	return &Signed{LicenseID: id, Response: format.Armor(msg, format.KindResponse), Reinstall: replaced != nil,
-		Used: used, Allowed: pk.Activations, Licensee: req.Licensee}, nil
+	out := &Signed{LicenseID: id, Response: format.Armor(msg, format.KindResponse), Reinstall: replaced != nil,
+		Used: used, Allowed: pk.Activations, Licensee: req.Licensee}
+	if unrevoked {
+		out.Unrevoked = replaced.LicenseID
+	}
+	return out, nil
 }
 
 // BatchResult is one request's outcome in SignAll.
@@ -458,8 +483,12 @@ func isRefusal(err error) bool {
 const ReinstallPeriod = 30 * 24 * time.Hour
 
 // DefaultReinstalls is how many reinstalls from a new store a product key
-// allows per ReinstallPeriod unless sold otherwise.
-const DefaultReinstalls = 3
+// allows per ReinstallPeriod unless sold otherwise; MaxReinstalls is the
+// most a key may be sold with.
+const (
+	DefaultReinstalls = 3
+	MaxReinstalls     = 10
+)
 
 // reinstallLimit returns the key's limit per ReinstallPeriod.
 func (pk *ProductKey) reinstallLimit() int {

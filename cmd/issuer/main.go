@@ -261,8 +261,8 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 						Clients: c.Int("clients"), Activations: c.Int("activations"), Count: c.Int("count"), AllowWeakBinding: c.Bool("allow-weak-binding"),
 						Reinstalls: c.Int("reinstalls")}
 					switch n := c.Int("reinstalls"); {
-					case n < 0 || n > 1000:
-						return cliutil.Usagef("--reinstalls must be 0 to 1000")
+					case n < 0 || n > issuer.MaxReinstalls:
+						return cliutil.Usagef("--reinstalls must be 0 to %d", issuer.MaxReinstalls)
 					case n == 0:
 						o.Reinstalls = -1 // none
 					}
@@ -523,6 +523,9 @@ Examples:
 				msg := c.App.Writer
 				if outs[i] == "-" {
 					msg = c.App.ErrWriter
+				}
+				if r.Signed.Unrevoked != "" {
+					fmt.Fprintf(c.App.ErrWriter, "issuer: warning: %s: the licence this reinstall replaces, %s, could not be put on the revocation list (nearly full): it stays valid on any copy of the old store\n", r.Name, r.Signed.Unrevoked)
 				}
 				fmt.Fprintf(msg, "%s: licence %s for %s (%s) -> %s; %d of %d activations used%s\n", r.Name, r.Signed.LicenseID,
 					r.Signed.Licensee.Name, r.Signed.Licensee.Organization, outs[i], r.Signed.Used, r.Signed.Allowed, note)
