@@ -25,29 +25,29 @@ import (
 //	pkact/<key>/<license_id> index: the live activations of a product key
 //	pkfp/<key>/<component>=<value>/<license_id> index: their fingerprints
 //	pkcount/<key>           the number of those live activations (decimal)
-//	pkreinst/<key>/<unix nanos>/<license_id> index: its reinstalls from a new
-//	                        store in the last ReinstallPeriod (older ones pruned)
+//	pkmove/<key>/<unix nanos>/<license_id> index: its transfers (reinstalls from
+//	                        a new store, deactivations) in the last TransferPeriod
 //	revoked/<license_id>    index: the revoked licences (revokedEntry: reason, end of validity)
 //	req/<request digest>    the licence issued for a request (license_id)
 //	revserial               the serial of the last revocation list issued
 //	revdirty                set when a revocation came after that list
 //	revlist                 that list, as signed (binary)
 const (
-	keySigner      = "signer"
-	prefixVendor   = "vendorkey/"
-	prefixPK       = "pk/"
-	prefixAct      = "act/"
-	prefixResp     = "resp/"
-	prefixPKAct    = "pkact/"
-	prefixPKFP     = "pkfp/"
-	prefixPKCount  = "pkcount/"
-	prefixPKReinst = "pkreinst/"
-	prefixRevoked  = "revoked/"
-	prefixReq      = "req/"
-	keyRevSerial   = "revserial"
-	keyRevDirty    = "revdirty"
-	keyRevList     = "revlist"
-	secretKeyFile  = "vendor.sec.asc"
+	keySigner        = "signer"
+	prefixVendor     = "vendorkey/"
+	prefixPK         = "pk/"
+	prefixAct        = "act/"
+	prefixResp       = "resp/"
+	prefixPKAct      = "pkact/"
+	prefixPKFP       = "pkfp/"
+	prefixPKCount    = "pkcount/"
+	prefixPKTransfer = "pkmove/"
+	prefixRevoked    = "revoked/"
+	prefixReq        = "req/"
+	keyRevSerial     = "revserial"
+	keyRevDirty      = "revdirty"
+	keyRevList       = "revlist"
+	secretKeyFile    = "vendor.sec.asc"
 )
 
 // Config says where the desk is.

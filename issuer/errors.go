@@ -29,7 +29,7 @@ var (
 	ErrTooManyRevoked    = errors.New("revocation list full")
 	ErrReceiptMismatch   = errors.New("receipt does not match the licence")
 	ErrWeakBinding       = errors.New("request binds weakly to its machine")
-	ErrReinstallLimit    = errors.New("product key reinstalled too often")
+	ErrTransferLimit     = errors.New("product key reinstalled too often")
 	ErrClockAhead        = errors.New("request signed in the future of the desk's clock")
 )
 

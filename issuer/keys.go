@@ -29,20 +29,21 @@ type ProductKey struct {
 	// AllowWeakBinding: the key was sold for hosts that cannot be bound
 	// firmly (containers): it signs their weak requests (see SignOptions).
 	AllowWeakBinding bool `json:"allow_weak_binding,omitempty"`
-	// Reinstalls is how many reinstalls from a new store (a new host key
-	// on the same machine) the key allows per ReinstallPeriod: 0 means
-	// DefaultReinstalls, -1 none; past it, issuer sign --force.
-	Reinstalls int `json:"reinstalls,omitempty"`
-	// Used is the number of live activations, and RecentReinstalls the
-	// reinstalls from a new store in the last ReinstallPeriod (filled in by
+	// Transfers is how many times the key's licences may move per
+	// TransferPeriod: reinstalls from a new store (a new host key on the
+	// same machine) and deactivations that free an activation for another
+	// machine. 0 means DefaultTransfers, -1 none; past it, --force.
+	Transfers int `json:"transfers,omitempty"`
+	// Used is the number of live activations, and RecentTransfers the
+	// reinstalls from a new store in the last TransferPeriod (filled in by
 	// listings).
-	Used             int `json:"used"`
-	RecentReinstalls int `json:"recent_reinstalls"`
+	Used            int `json:"used"`
+	RecentTransfers int `json:"recent_transfers"`
 }
 
-// ReinstallLimit returns how many reinstalls from a new store the key
-// allows per ReinstallPeriod.
-func (pk *ProductKey) ReinstallLimit() int { return pk.reinstallLimit() }
+// TransferLimit returns how many reinstalls from a new store the key
+// allows per TransferPeriod.
+func (pk *ProductKey) TransferLimit() int { return pk.transferLimit() }
 
 // KeyOptions describe a sale.
 type KeyOptions struct {
@@ -56,8 +57,8 @@ type KeyOptions struct {
 	// AllowWeakBinding sells the keys for hosts that cannot be bound
 	// firmly (containers): see ProductKey.AllowWeakBinding.
 	AllowWeakBinding bool
-	// Reinstalls: see ProductKey.Reinstalls (0: DefaultReinstalls, -1 none).
-	Reinstalls int
+	// Transfers: see ProductKey.Transfers (0: DefaultTransfers, -1 none).
+	Transfers int
 }
 
 // MaxKeysPerCall bounds one keys create.
@@ -77,8 +78,8 @@ func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
 		return nil, fmt.Errorf("--clients must be 1 to %d", format.MaxClients)
 	case o.Activations < 1 || o.Activations > 1_000_000:
 		return nil, fmt.Errorf("--activations must be 1 or more")
-	case o.Reinstalls < -1 || o.Reinstalls > MaxReinstalls:
-		return nil, fmt.Errorf("--reinstalls must be 0 to %d", MaxReinstalls)
+	case o.Transfers < -1 || o.Transfers > MaxTransfers:
+		return nil, fmt.Errorf("--transfers must be 0 to %d", MaxTransfers)
 	case o.Count < 1 || o.Count > MaxKeysPerCall:
 		return nil, fmt.Errorf("--count must be 1 to %d", MaxKeysPerCall)
 	case o.Expires != nil && !o.Expires.After(d.cfg.now()):
@@ -109,7 +110,7 @@ func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
 					continue // a 100-bit collision: draw again
 				}
 				pk := ProductKey{Key: k.String(), Product: o.Product, Version: o.Version, Features: sortedCopy(o.Features),
-					Clients: o.Clients, Activations: o.Activations, Expires: o.Expires, Created: now, AllowWeakBinding: o.AllowWeakBinding, Reinstalls: o.Reinstalls}
+					Clients: o.Clients, Activations: o.Activations, Expires: o.Expires, Created: now, AllowWeakBinding: o.AllowWeakBinding, Transfers: o.Transfers}
 				if err := setJSON(txn, prefixPK+pk.Key, pk); err != nil {
 					return err
 				}
@@ -165,7 +166,7 @@ func (d *Desk) Keys() ([]ProductKey, error) {
 				return err
 			}
 			pk.Used = used
-			if pk.RecentReinstalls, err = recentReinstalls(txn, pk.Key, d.cfg.now(), false); err != nil {
+			if pk.RecentTransfers, err = recentTransfers(txn, pk.Key, d.cfg.now(), false); err != nil {
 				return err
 			}
 			out = append(out, pk)

@@ -109,14 +109,18 @@ func (l *Ledger) WriteCSV(w io.Writer) error {
 		if a.ReinstallOf != "" {
 			detail := "replaces " + string(a.ReinstallOf)
 			if a.Forced {
-				detail += " (forced past the reinstall limit)"
+				detail += " (forced past the transfer limit)"
 			}
 			rows = append(rows, base(a.Issued, "reinstall", detail))
 		} else {
 			rows = append(rows, base(a.Issued, "activation", ""))
 		}
 		if a.Deactivated != nil {
-			rows = append(rows, base(*a.Deactivated, "deactivation", ""))
+			detail := ""
+			if a.DeactivationForced {
+				detail = "forced past the transfer limit"
+			}
+			rows = append(rows, base(*a.Deactivated, "deactivation", detail))
 		}
 		if a.Revoked != nil {
 			rows = append(rows, base(*a.Revoked, "revocation", a.RevokeReason))

@@ -26,8 +26,16 @@ type Deactivated struct {
 }
 
 // Deactivate verifies a deactivation receipt against the host key recorded
-// for its licence and frees that activation, once.
+// for its licence and frees that activation, once. Freeing counts as a
+// transfer of the product key (see TransferPeriod); past the key's limit
+// it is refused unless DeactivateWith(..., true).
 func (d *Desk) Deactivate(receipt []byte) (*Deactivated, error) {
+	return d.DeactivateWith(receipt, false)
+}
+
+// DeactivateWith is Deactivate; force frees the activation past the
+// product key's transfer limit (recorded in the ledger).
+func (d *Desk) DeactivateWith(receipt []byte, force bool) (*Deactivated, error) {
 	now := d.cfg.now()
 	u, err := format.DecodeUnverified(receipt)
 	if err != nil {
@@ -67,9 +75,27 @@ func (d *Desk) Deactivate(receipt []byte) (*Deactivated, error) {
 			act.Deactivated = &t
 			return setJSON(txn, prefixAct+string(act.LicenseID), act)
 		}
+		pk := new(ProductKey)
+		if _, err := getJSON(txn, prefixPK+act.ProductKey, pk); err != nil {
+			return err
+		}
+		n, err := recentTransfers(txn, act.ProductKey, now, true)
+		if err != nil {
+			return err
+		}
+		if limit := pk.transferLimit(); n >= limit {
+			if !force {
+				return refuse(ErrTransferLimit, fmt.Sprintf("product key %s moved %d time(s) in the last %d days (reinstalls from a new store and deactivations), the most it allows (%d); the host's licence is gone, but its activation stays in use: free it with issuer deactivate --force (recorded in the ledger) if the move is genuine",
+					act.ProductKey, n, int(TransferPeriod.Hours()/24), limit))
+			}
+			act.DeactivationForced = true
+		}
 		t := now
 		act.Deactivated = &t
 		if err := endLive(txn, act); err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(transferKey(act.ProductKey, now, act.LicenseID)), nil); err != nil {
 			return err
 		}
 		return setJSON(txn, prefixAct+string(act.LicenseID), act)

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestRevocationScaling(t *testing.T) {
 
 	// Reinstalls from new stores (the same machine, a new host key each
 	// time): three in 30 days, then only with Force.
-	for i := range DefaultReinstalls {
+	for i := range DefaultTransfers {
 		c.Add(time.Minute)
 		if s, err := d.Sign(newHost(t, "m-a", "mac-a", "disk-a").request(t, key, "9.1.0", c.Now())); err != nil || !s.Reinstall {
 			t.Fatalf("reinstall %d from a new store: %+v %v", i, s, err)
@@ -62,7 +63,7 @@ func TestRevocationScaling(t *testing.T) {
 	c.Add(time.Minute)
 	req := newHost(t, "m-a", "mac-a", "disk-a").request(t, key, "9.1.0", c.Now())
 	_, err := d.Sign(req)
-	if !errors.Is(err, ErrReinstallLimit) || !strings.Contains(err.Error(), "--force") {
+	if !errors.Is(err, ErrTransferLimit) || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("a fourth reinstall from a new store: %v", err)
 	}
 	forced, err := d.SignWith(req, SignOptions{Force: true})
@@ -70,7 +71,7 @@ func TestRevocationScaling(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := d.Keys()
-	if keys[0].RecentReinstalls != 4 || keys[0].ReinstallLimit() != DefaultReinstalls {
+	if keys[0].RecentTransfers != 4 || keys[0].TransferLimit() != DefaultTransfers {
 		t.Fatalf("keys list: %+v", keys[0])
 	}
 	l, _ := d.Ledger()
@@ -83,7 +84,7 @@ func TestRevocationScaling(t *testing.T) {
 		t.Fatalf("four reinstalls from new stores: %d entries", len(ids))
 	}
 	// A period later the key may be reinstalled again.
-	c.Add(ReinstallPeriod)
+	c.Add(TransferPeriod)
 	if _, err := d.Sign(newHost(t, "m-a", "mac-a", "disk-a").request(t, key, "9.1.0", c.Now())); err != nil {
 		t.Fatalf("a reinstall a period later: %v", err)
 	}
@@ -199,16 +200,16 @@ func fillRevoked(t *testing.T, d *Desk, n int, key string, auto bool, tag byte) 
 // or many keys over the years, filled the list for everyone.)
 func TestRevocationRoomPerKeyAndReserve(t *testing.T) {
 	d, c := newDesk(t)
-	key := oneKey(t, d, KeyOptions{Reinstalls: MaxReinstalls})
-	if _, err := d.CreateKeys(KeyOptions{Product: "astera", Version: 9, Clients: 1, Activations: 1, Count: 1, Reinstalls: MaxReinstalls + 1}); err == nil {
-		t.Fatal("a key sold with more reinstalls than MaxReinstalls")
+	key := oneKey(t, d, KeyOptions{Transfers: MaxTransfers})
+	if _, err := d.CreateKeys(KeyOptions{Product: "astera", Version: 9, Clients: 1, Activations: 1, Count: 1, Transfers: MaxTransfers + 1}); err == nil {
+		t.Fatal("a key sold with more reinstalls than MaxTransfers")
 	}
 	if _, err := d.Sign(newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now())); err != nil {
 		t.Fatal(err)
 	}
 	fillRevoked(t, d, MaxAutoRevokedPerKey, key, true, 1)
 	req := newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now())
-	if _, err := d.Sign(req); !errors.Is(err, ErrReinstallLimit) || !strings.Contains(err.Error(), "reinstalled licences on the revocation list") {
+	if _, err := d.Sign(req); !errors.Is(err, ErrTransferLimit) || !strings.Contains(err.Error(), "reinstalled licences on the revocation list") {
 		t.Fatalf("one key past its room on the list: %v", err)
 	}
 	if s, err := d.SignWith(req, SignOptions{Force: true}); err != nil || s.Unrevoked != "" {
@@ -275,5 +276,40 @@ func TestLegacyRevocationEntries(t *testing.T) {
 	b, serial, err := d.Revocations()
 	if a, _ := format.DecodeUnverified(b); err != nil || serial != 3 || a == nil || a.Payload.(*format.Revocations).Serial != 3 {
 		t.Fatalf("after a cached version 1 list: serial %d, %v", serial, err)
+	}
+}
+
+// Deactivations count as transfers with reinstalls from new stores: a key
+// moved from machine to machine by deactivating (while a backup of each
+// old store may live on) is bounded like a reinstalled one. (Found in
+// review: deactivation was an unmetered way around the reinstall limit.)
+func TestDeactivationsAreTransfers(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{Transfers: 2})
+	var last *Signed
+	var lastHost *host
+	for i := range 3 {
+		h := newHost(t, fmt.Sprint("m", i), fmt.Sprint("mac", i), fmt.Sprint("disk", i))
+		s, err := d.Sign(h.request(t, key, "9.1.0", c.Now()))
+		if err != nil {
+			t.Fatalf("machine %d: %v", i, err)
+		}
+		last, lastHost = s, h
+		_, err = d.Deactivate(h.receipt(t, s, c.Now()))
+		if i < 2 && err != nil {
+			t.Fatalf("deactivation %d: %v", i, err)
+		}
+		if i == 2 && !errors.Is(err, ErrTransferLimit) {
+			t.Fatalf("a third move in 30 days on a key sold with two: %v", err)
+		}
+	}
+	if r, err := d.DeactivateWith(lastHost.receipt(t, last, c.Now()), true); err != nil || r.AlreadyFreed {
+		t.Fatalf("forced: %+v %v", r, err)
+	}
+	l, _ := d.Ledger()
+	var csv strings.Builder
+	l.WriteCSV(&csv)
+	if !strings.Contains(csv.String(), ",deactivation,") || !strings.Contains(csv.String(), "forced past the transfer limit") {
+		t.Fatalf("the ledger does not show the forced deactivation:\n%s", csv.String())
 	}
 }

@@ -43,12 +43,15 @@ type Activation struct {
 	// SupersededBy is set on that older licence.
 	ReinstallOf  format.ID `json:"reinstall_of,omitempty"`
 	SupersededBy format.ID `json:"superseded_by,omitempty"`
-	// Forced: a reinstall signed past its key's reinstall limit (sign
-	// --force).
-	Forced       bool       `json:"forced,omitempty"`
-	Deactivated  *time.Time `json:"deactivated,omitempty"`
-	Revoked      *time.Time `json:"revoked,omitempty"`
-	RevokeReason string     `json:"revoke_reason,omitempty"`
+	// Forced: a reinstall signed past its key's transfer limit or room on
+	// the revocation list (sign --force); DeactivationForced: its
+	// deactivation freed the activation past the transfer limit
+	// (deactivate --force).
+	Forced             bool       `json:"forced,omitempty"`
+	DeactivationForced bool       `json:"deactivation_forced,omitempty"`
+	Deactivated        *time.Time `json:"deactivated,omitempty"`
+	Revoked            *time.Time `json:"revoked,omitempty"`
+	RevokeReason       string     `json:"revoke_reason,omitempty"`
 }
 
 // liveEntry is the index entry pkact/<key>/<license_id> of a live
@@ -171,7 +174,8 @@ type SignOptions struct {
 	// allows them by itself (KeyOptions.AllowWeakBinding).
 	AllowWeakBinding bool
 	// Force signs a reinstall from a new store past the product key's
-	// reinstall limit (ErrReinstallLimit); the ledger records it.
+	// transfer limit or its room on the revocation list (ErrTransferLimit,
+	// ErrTooManyRevoked); the ledger records it.
 	Force bool
 }
 
@@ -302,21 +306,21 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		}
 		switch {
 		case ofKey >= MaxAutoRevokedPerKey && !opts.Force:
-			return nil, refuse(ErrReinstallLimit, fmt.Sprintf("product key %s has %d reinstalled licences on the revocation list, the most one key may have until they expire; if this host really lost its store again, sign with issuer sign --force (recorded in the ledger)", pk.Key, ofKey))
+			return nil, refuse(ErrTransferLimit, fmt.Sprintf("product key %s has %d reinstalled licences on the revocation list, the most one key may have until they expire; if this host really lost its store again, sign with issuer sign --force (recorded in the ledger)", pk.Key, ofKey))
 		case total >= format.MaxRevoked-RevocationReserve && !opts.Force:
 			return nil, refuse(ErrTooManyRevoked, fmt.Sprintf("the revocation list is nearly full (%d licences not yet expired; %d are kept for revocations of your own), so the licence this reinstall replaces could not be revoked; revoke product keys to make room, or sign with --force to issue it anyway (the old licence then stays valid on any copy of the old store)", total, RevocationReserve))
 		case total >= format.MaxRevoked-RevocationReserve:
 			unrevoked = true
 		}
 		forced = ofKey >= MaxAutoRevokedPerKey
-		n, err := recentReinstalls(txn, pk.Key, now, true)
+		n, err := recentTransfers(txn, pk.Key, now, true)
 		if err != nil {
 			return nil, err
 		}
-		if limit := pk.reinstallLimit(); n >= limit {
+		if limit := pk.transferLimit(); n >= limit {
 			if !opts.Force {
-				return nil, refuse(ErrReinstallLimit, fmt.Sprintf("product key %s was reinstalled from a new store %d time(s) in the last %d days, the most it allows (%d); if this host really lost its store again, sign with issuer sign --force (recorded in the ledger)",
-					pk.Key, n, int(ReinstallPeriod.Hours()/24), limit))
+				return nil, refuse(ErrTransferLimit, fmt.Sprintf("product key %s moved %d time(s) in the last %d days (reinstalls from a new store and deactivations), the most it allows (%d); if this host really lost its store again, sign with issuer sign --force (recorded in the ledger)",
+					pk.Key, n, int(TransferPeriod.Hours()/24), limit))
 			}
 			forced = true
 		}
@@ -383,7 +387,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 					unrevoked = true
 				}
 			}
-			if err := txn.Set([]byte(reinstallKey(pk.Key, now, id)), nil); err != nil {
+			if err := txn.Set([]byte(transferKey(pk.Key, now, id)), nil); err != nil {
 				return nil, err
 			}
 		}
@@ -479,39 +483,43 @@ func isRefusal(err error) bool {
 	return errors.As(err, &r)
 }
 
-// ReinstallPeriod is the period of a product key's reinstall limit.
-const ReinstallPeriod = 30 * 24 * time.Hour
+// TransferPeriod is the period of a product key's transfer limit: how
+// often its licences may move, by a reinstall from a new store (which puts
+// the old licence on the revocation list, since a copy of the old store
+// may live on) or by a deactivation (which frees the activation for
+// another machine, while a backup of the old store may live on).
+const TransferPeriod = 30 * 24 * time.Hour
 
-// DefaultReinstalls is how many reinstalls from a new store a product key
-// allows per ReinstallPeriod unless sold otherwise; MaxReinstalls is the
-// most a key may be sold with.
+// DefaultTransfers is how many transfers a product key allows per
+// TransferPeriod unless sold otherwise; MaxTransfers is the most a key may
+// be sold with.
 const (
-	DefaultReinstalls = 3
-	MaxReinstalls     = 10
+	DefaultTransfers = 3
+	MaxTransfers     = 10
 )
 
-// reinstallLimit returns the key's limit per ReinstallPeriod.
-func (pk *ProductKey) reinstallLimit() int {
+// transferLimit returns the key's limit per TransferPeriod.
+func (pk *ProductKey) transferLimit() int {
 	switch {
-	case pk.Reinstalls < 0:
+	case pk.Transfers < 0:
 		return 0
-	case pk.Reinstalls == 0: // the default, and ledgers older than the limit
-		return DefaultReinstalls
+	case pk.Transfers == 0: // the default, and ledgers older than the limit
+		return DefaultTransfers
 	}
-	return pk.Reinstalls
+	return pk.Transfers
 }
 
-// reinstallKey is the index entry pkreinst/<key>/<unix nanos>/<license_id>
-// of one reinstall from a new store.
-func reinstallKey(key string, at time.Time, id format.ID) string {
-	return fmt.Sprintf("%s%s/%020d/%s", prefixPKReinst, key, at.UnixNano(), id)
+// transferKey is the index entry pkmove/<key>/<unix nanos>/<license_id>
+// of one transfer (a reinstall from a new store, a deactivation).
+func transferKey(key string, at time.Time, id format.ID) string {
+	return fmt.Sprintf("%s%s/%020d/%s", prefixPKTransfer, key, at.UnixNano(), id)
 }
 
-// recentReinstalls counts the key's reinstalls from a new store in the
-// ReinstallPeriod before now; with prune it deletes the older entries, so
+// recentTransfers counts the key's transfers in the TransferPeriod before
+// now; with prune it deletes the older entries, so
 // that the index stays small.
-func recentReinstalls(txn *badger.Txn, key string, now time.Time, prune bool) (int, error) {
-	prefix := prefixPKReinst + key + "/"
+func recentTransfers(txn *badger.Txn, key string, now time.Time, prune bool) (int, error) {
+	prefix := prefixPKTransfer + key + "/"
 	n := 0
 	var old []string
 	err := kv.ScanKeys(txn, prefix, func(k string) error {
@@ -520,7 +528,7 @@ func recentReinstalls(txn *badger.Txn, key string, now time.Time, prune bool) (i
 		if err != nil {
 			return fmt.Errorf("%w: %s", ErrDamaged, k)
 		}
-		if now.Sub(time.Unix(0, t)) < ReinstallPeriod {
+		if now.Sub(time.Unix(0, t)) < TransferPeriod {
 			n++
 		} else {
 			old = append(old, k)

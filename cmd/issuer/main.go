@@ -238,7 +238,7 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 					&cli.StringFlag{Name: "expires", Usage: "licences end on `DATE` (2027-12-31 or RFC 3339)"},
 					&cli.IntFlag{Name: "count", Usage: "create `N` keys with this entitlement", Value: 1},
 					&cli.BoolFlag{Name: "allow-weak-binding", Usage: "sell the keys for hosts that cannot be bound firmly (containers): their weak requests are signed"},
-					&cli.IntFlag{Name: "reinstalls", Usage: "`N` reinstalls from a new store (a lost store, a reinstalled OS keeping its identifiers) per 30 days; 0 for none", Value: issuer.DefaultReinstalls},
+					&cli.IntFlag{Name: "transfers", Usage: "`N` moves per 30 days: reinstalls from a new store (a lost store) and deactivations (a move to another machine); 0 for none", Value: issuer.DefaultTransfers},
 				},
 				Action: func(c *cli.Context) error {
 					if err := cliutil.NoArgs(c); err != nil {
@@ -259,12 +259,12 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 					}
 					o := issuer.KeyOptions{Product: c.String("product"), Version: c.Int("version"), Features: issuer.ParseFeatures(c.String("features")),
 						Clients: c.Int("clients"), Activations: c.Int("activations"), Count: c.Int("count"), AllowWeakBinding: c.Bool("allow-weak-binding"),
-						Reinstalls: c.Int("reinstalls")}
-					switch n := c.Int("reinstalls"); {
-					case n < 0 || n > issuer.MaxReinstalls:
-						return cliutil.Usagef("--reinstalls must be 0 to %d", issuer.MaxReinstalls)
+						Transfers: c.Int("transfers")}
+					switch n := c.Int("transfers"); {
+					case n < 0 || n > issuer.MaxTransfers:
+						return cliutil.Usagef("--transfers must be 0 to %d", issuer.MaxTransfers)
 					case n == 0:
-						o.Reinstalls = -1 // none
+						o.Transfers = -1 // none
 					}
 					if e := c.String("expires"); e != "" {
 						t, err := parseDate(e)
@@ -344,8 +344,8 @@ Example: issuer keys revoke C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH --reason "posted on a 
 						if k.AllowWeakBinding {
 							exp += ", weak binding allowed"
 						}
-						fmt.Fprintf(c.App.Writer, "%s  %s %d  [%s]  %d clients  %d/%d activations  %d/%d reinstalls in 30 days%s\n",
-							k.Key, k.Product, k.Version, strings.Join(k.Features, ","), k.Clients, k.Used, k.Activations, k.RecentReinstalls, k.ReinstallLimit(), exp)
+						fmt.Fprintf(c.App.Writer, "%s  %s %d  [%s]  %d clients  %d/%d activations  %d/%d transfers in 30 days%s\n",
+							k.Key, k.Product, k.Version, strings.Join(k.Features, ","), k.Clients, k.Used, k.Activations, k.RecentTransfers, k.TransferLimit(), exp)
 					}
 					return nil
 				},
@@ -430,10 +430,11 @@ was sold with --allow-weak-binding; the ledger records the binding of every
 activation, and what allowed a weak one.
 
 A reinstall from a new store (the host lost its store: a new host key, the same
-machine) puts the old licence on the revocation lists; a product key allows a
-few per 30 days (keys create --reinstalls, default 3, shown by keys list), past
-which the request is refused unless --force. A reinstall from the same store is
-free: that store refuses the old licence by itself.
+machine) puts the old licence on the revocation lists and counts as a transfer
+of the product key (keys create --transfers, default 3 per 30 days with
+deactivations, shown by keys list), past which the request is refused unless
+--force. A reinstall from the same store is free: that store refuses the old
+licence by itself.
 
 Examples:
    issuer sign request.req -o response.lic
@@ -580,7 +581,12 @@ func deactivateCommand() *cli.Command {
 		Description: `Verifies the receipt against the host key recorded for that licence and frees
 the activation, once: the same receipt again frees nothing.
 
+A deactivation counts as a transfer of its product key (keys create
+--transfers, default 3 per 30 days, with reinstalls from a new store); past
+that it is refused unless --force, recorded in the ledger.
+
 Example: issuer deactivate receipt.deact`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "free the activation past the key's transfer limit (recorded in the ledger)"}},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return cliutil.Usagef("deactivate takes one receipt file (or -); see issuer deactivate --help")
@@ -594,7 +600,7 @@ Example: issuer deactivate receipt.deact`,
 				return err
 			}
 			defer d.Close()
-			r, err := d.Deactivate(data)
+			r, err := d.DeactivateWith(data, c.Bool("force"))
 			if err != nil {
 				return fmt.Errorf("deactivate: %w", err)
 			}
