@@ -55,6 +55,9 @@ var (
 	ErrNotActive = errors.New("no active licence")
 	// ErrSeatLimit: every client seat is taken.
 	ErrSeatLimit = errors.New("client limit reached")
+	// ErrNeedsRoot: a request made by a user who may not read some of the
+	// machine's identifiers (RequestOptions.Unprivileged).
+	ErrNeedsRoot = errors.New("request needs root")
 	// ErrProductKey: a mistyped product key, refused before anything is
 	// written; it wraps format.ErrProductKey.
 	ErrProductKey = errors.New("invalid product key")

@@ -190,8 +190,9 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 //   - machine-id: /etc/machine-id, or /var/lib/dbus/machine-id when the
 //     former does not exist, trimmed. An empty file or "uninitialized"
 //     (first boot not finished) is missing; the fallback is not used then,
-//     because systemd is about to write the real value. Portable: a copy
-//     of the disk or of the file carries it.
+//     because systemd is about to write the real value. So is the
+//     transient id that systemd mounts from /run over a read-only root at
+//     every boot. Portable: a copy of the disk or of the file carries it.
 //   - dmi-product-uuid: /sys/class/dmi/id/product_uuid, lowercased: the
 //     SMBIOS system UUID, which on KVM, VMware, Hyper-V and the clouds is
 //     the hypervisor's id of the VM. Absent in some VMs. Firmware
@@ -206,22 +207,28 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 //     that one value is not counted twice. Root only, like the UUID.
 //     Machine-bound.
 //   - hypervisor-uuid: /sys/hypervisor/uuid, the VM's id where the
-//     hypervisor exposes one apart from SMBIOS (Xen); left out when it
-//     equals the SMBIOS UUID. Machine-bound.
-//   - mac: one component, the sorted, comma-joined, lowercase MAC addresses
-//     of the physical NICs: interfaces under /sys/class/net with a device
-//     link that does not resolve under /sys/devices/virtual (so no
-//     loopback, bridge, veth, ifb, tun, VLAN or bond), whose address is not
-//     all zeros and whose addr_assign_type is neither 1 (random) nor 3 (set
-//     by user space, e.g. a cloned or bonded MAC). Replacing a NIC changes
-//     this one component. Machine-bound.
+//     hypervisor exposes one apart from SMBIOS (Xen), readable by every
+//     user; when it equals the SMBIOS UUID, the SMBIOS one is left out.
+//     Machine-bound.
+//   - mac: one component, the sorted, comma-joined, lowercase permanent
+//     MAC addresses of the physical NICs: interfaces under /sys/class/net
+//     with a device link that does not resolve under /sys/devices/virtual
+//     (so no loopback, bridge, veth, ifb, tun, VLAN or bond) nor to a USB
+//     device (docks and USB adapters come and go). Each NIC's burnt-in
+//     address (ETHTOOL_GPERMADDR) is taken, so a MAC changed by software
+//     (Wi-Fi randomisation, bonding, NetworkManager) changes nothing; a NIC
+//     that reports none counts with its current address, unless it is all
+//     zeros or its addr_assign_type is 1 (random) or 3 (set by user space).
+//     Replacing a NIC changes this one component. Machine-bound.
 //   - root-disk: the root filesystem's id, from statfs("/"): the
 //     filesystem type magic and f_fsid in hex, e.g.
-//     "ef53:0123456789abcdef". On ext4 and btrfs f_fsid is the
-//     filesystem's UUID folded to 64 bits. It is missing when f_fsid is
-//     zero, on XFS (whose f_fsid is the device number, the same on other
-//     machines), and on tmpfs, overlayfs and squashfs, whose ids change at
-//     each mount (a container's root). Portable.
+//     "ef53:0123456789abcdef". On ext4 f_fsid is the filesystem's UUID
+//     folded to 64 bits. On btrfs, whose f_fsid changes with the
+//     subvolume (a snapshot rollback), it is the filesystem's UUID from
+//     /sys/fs/btrfs. It is missing when f_fsid is zero, on XFS (whose
+//     f_fsid is the device number, the same on other machines), and on
+//     tmpfs, overlayfs and squashfs, whose ids change at each mount (a
+//     container's root). Portable.
 //   - disk-serial: the serial number of the disk that holds the root
 //     filesystem: the root's device (stat, or /proc/self/mountinfo for
 //     btrfs) resolved through /sys/dev/block to its disk (a partition's
@@ -259,6 +266,10 @@ type hostSources struct {
 	RootDev         string   // "MAJOR:MINOR" of the root filesystem; "" means look it up
 	MountInfo       string   // /proc/self/mountinfo, for a root without a device number
 	OperatorIDPaths []string // the operator-id files, in order
+	BtrfsDir        string   // /sys/fs/btrfs, for a btrfs root's UUID
+	// PermAddr returns a NIC's permanent (burnt-in) address, or "" (nil:
+	// none is known, as for fake trees).
+	PermAddr func(iface string) string `json:"-"`
 }
 
 func defaultSources() hostSources {
@@ -271,6 +282,8 @@ func defaultSources() hostSources {
 		SysDir:          "/sys",
 		MountInfo:       "/proc/self/mountinfo",
 		OperatorIDPaths: []string{"/run/secrets/airlock-operator-id", "/etc/airlock/operator-id"},
+		BtrfsDir:        "/sys/fs/btrfs",
+		PermAddr:        permanentAddress,
 	}
 }
 
@@ -287,8 +300,14 @@ func collect(product string, s hostSources) *HostFingerprint {
 			h.Components = append(h.Components, c)
 		}
 	}
-	add(format.ComponentMachineID)(readMachineID(s.MachineIDPaths))
+	add(format.ComponentMachineID)(readMachineID(s.MachineIDPaths, s.MountInfo))
 	uuid, uuidState, uuidReason := readDMIProductUUID(s.DMIDir)
+	hyper, hyperState, hyperReason := readHypervisorUUID(s.HypervisorUUID)
+	if uuidState == Found && hyperState == Found && uuid == hyper {
+		// One id counted once, as the world-readable copy, so that root
+		// and a service account record the same components.
+		uuid, uuidState, uuidReason = "", Missing, "the same id as hypervisor-uuid (counted once)"
+	}
 	add(format.ComponentDMIProduct)(uuid, uuidState, uuidReason)
 	board, boardState, boardReason := readDMISerial(s.DMIDir, "board_serial")
 	add(format.ComponentDMIBoardSerial)(board, boardState, boardReason)
@@ -297,9 +316,9 @@ func collect(product string, s hostSources) *HostFingerprint {
 		chassis, chassisState, chassisReason = "", Missing, "chassis_serial is the board serial again (counted once)"
 	}
 	add(format.ComponentDMIChassisSerial)(chassis, chassisState, chassisReason)
-	add(format.ComponentHypervisorUUID)(readHypervisorUUID(s.HypervisorUUID, uuid))
-	add(format.ComponentMAC)(readMACs(s.NetDir))
-	add(format.ComponentRootDisk)(readRootFS(s.StatfsPath))
+	add(format.ComponentHypervisorUUID)(hyper, hyperState, hyperReason)
+	add(format.ComponentMAC)(readMACs(s.NetDir, s.PermAddr))
+	add(format.ComponentRootDisk)(readRootFS(s))
 	add(format.ComponentDiskSerial)(readDiskSerial(s))
 	add(format.ComponentOperatorID)(readOperatorID(s.OperatorIDPaths))
 	return h
@@ -333,9 +352,14 @@ func failed(path string, err error) (string, ComponentState, string) {
 	return "", Missing, path + " could not be read: " + err.Error()
 }
 
-func readMachineID(paths []string) (string, ComponentState, string) {
+func readMachineID(paths []string, mountInfo string) (string, ComponentState, string) {
 	var absent []string
 	for _, p := range paths {
+		if transientMount(mountInfo, p) {
+			// systemd mounts a new id from /run over it at every boot when
+			// the root is read-only and the id was never committed.
+			return "", Missing, p + " is a transient id that changes at every boot (read-only root); make it persistent: systemd-machine-id-setup --commit"
+		}
 		v, err := readSmall(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			absent = append(absent, p)
@@ -361,6 +385,7 @@ func readMachineID(paths []string) (string, ComponentState, string) {
 var junkUUIDs = []string{
 	"03000200-0400-0500-0006-000700080009",
 	"00020003-0004-0005-0006-000700080009", // the same, SMBIOS < 2.6 byte order
+	"12345678-1234-5678-90ab-cddeefaabbcc", // shipped by many board makers
 }
 
 func readDMIProductUUID(dir string) (string, ComponentState, string) {
@@ -401,7 +426,7 @@ func isUUID(s string) bool {
 	return true
 }
 
-func readMACs(netDir string) (string, ComponentState, string) {
+func readMACs(netDir string, permAddr func(string) string) (string, ComponentState, string) {
 	entries, err := os.ReadDir(netDir)
 	if err != nil {
 		return failed(netDir, err)
@@ -423,6 +448,16 @@ func readMACs(netDir string) (string, ComponentState, string) {
 		if err != nil || isVirtual(dev) || isVirtual(self) {
 			skipped = append(skipped, name+" virtual")
 			continue
+		}
+		if strings.Contains(dev, string(filepath.Separator)+"usb") {
+			skipped = append(skipped, name+" on USB")
+			continue
+		}
+		if permAddr != nil {
+			if a := strings.ToLower(permAddr(name)); a != "" && strings.Trim(a, "0:") != "" {
+				macs = append(macs, a)
+				continue
+			}
 		}
 		switch t, err := readSmall(filepath.Join(dir, "addr_assign_type")); {
 		case denied(err):
@@ -470,10 +505,14 @@ var unstableFS = map[uint32]string{
 	0x58465342: "XFS, whose id is the device number, the same on other machines",
 }
 
-func readRootFS(path string) (string, ComponentState, string) {
+func readRootFS(s hostSources) (string, ComponentState, string) {
+	path := s.StatfsPath
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(path, &st); err != nil {
 		return failed(path, err)
+	}
+	if uint32(st.Type) == btrfsMagic {
+		return btrfsUUID(s)
 	}
 	raw, reason := rootFSValue(uint32(st.Type), st.Fsid.X__val)
 	if reason != "" {

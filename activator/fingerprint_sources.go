@@ -39,6 +39,9 @@ func readDMISerial(dir, file string) (string, ComponentState, string) {
 // many machines.
 func placeholderSerial(v string) bool {
 	l := strings.ToLower(strings.TrimSpace(v))
+	if len(l) == 7 && strings.HasPrefix(l, "qm0000") {
+		return true // QEMU's default IDE disk serial, QM00001 to QM00004
+	}
 	if len(l) < 3 || strings.Trim(l, l[:1]) == "" { // empty, short, or one character repeated
 		return true
 	}
@@ -59,10 +62,8 @@ func placeholderSerial(v string) bool {
 	return false
 }
 
-// readHypervisorUUID reads the VM id of a Xen guest. dmiUUID (the raw
-// SMBIOS UUID, or "") is often the same id: it is then left out, so that
-// one value is not counted twice.
-func readHypervisorUUID(path, dmiUUID string) (string, ComponentState, string) {
+// readHypervisorUUID reads the VM id of a Xen guest.
+func readHypervisorUUID(path string) (string, ComponentState, string) {
 	v, err := readSmall(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -73,9 +74,6 @@ func readHypervisorUUID(path, dmiUUID string) (string, ComponentState, string) {
 	v = strings.ToLower(strings.TrimSpace(v))
 	if !isUUID(v) || strings.Trim(strings.ReplaceAll(v, "-", ""), "0") == "" {
 		return "", Missing, path + " does not hold a VM id"
-	}
-	if v == dmiUUID {
-		return "", Missing, path + " is the SMBIOS UUID again (counted once)"
 	}
 	return v, Found, ""
 }
@@ -111,11 +109,16 @@ func readDiskSerial(s hostSources) (string, ComponentState, string) {
 		return failed(link, err)
 	}
 	var serials, without []string
+	visited := map[string]bool{}
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
 		if _, err := os.Stat(filepath.Join(dir, "partition")); err == nil {
 			dir = filepath.Dir(dir) // a partition: its disk is the parent
 		}
+		if visited[dir] || len(visited) > 64 {
+			return nil // a loop in the tree, or more disks than any root has
+		}
+		visited[dir] = true
 		// A device-mapper, md or other stacked device: the disks under it.
 		slaves, _ := os.ReadDir(filepath.Join(dir, "slaves"))
 		if len(slaves) > 0 && depth < 4 {
@@ -147,7 +150,13 @@ func readDiskSerial(s hostSources) (string, ComponentState, string) {
 		}
 		return "", Missing, "the root disk's serial could not be read: " + err.Error()
 	}
+	if len(serials) == 0 && len(without) == 0 {
+		return "", Missing, "no disk was found under the root filesystem's device " + dev
+	}
 	if len(without) > 0 {
+		if len(without) > 4 {
+			without = append(without[:4], fmt.Sprintf("%d more", len(without)-4))
+		}
 		return "", Missing, "the root filesystem's disk (" + strings.Join(without, ", ") + ") reports no serial number"
 	}
 	slices.Sort(serials)
@@ -237,3 +246,47 @@ func rootMount(path string) (fsType, source string) {
 // devMajor and devMinor split a Linux dev_t (the glibc encoding).
 func devMajor(dev uint64) uint32 { return uint32((dev>>8)&0xfff) | uint32((dev>>32)&^0xfff) }
 func devMinor(dev uint64) uint32 { return uint32(dev&0xff) | uint32((dev>>12)&^0xff) }
+
+// transientMount reports whether path is the transient machine-id that
+// systemd mounts over a read-only /etc at every boot: a mount whose root
+// is /machine-id on a tmpfs (systemd's /run/machine-id).
+func transientMount(mountInfo, path string) bool {
+	f, err := os.Open(mountInfo)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		fields, after := strings.Fields(pre), strings.Fields(post)
+		if ok && len(fields) >= 5 && fields[4] == path && fields[3] == "/machine-id" && len(after) >= 1 && (after[0] == "tmpfs" || after[0] == "ramfs") {
+			return true
+		}
+	}
+	return false
+}
+
+// btrfsMagic is the statfs type of btrfs.
+const btrfsMagic = 0x9123683e
+
+// btrfsUUID returns the raw root-disk value of a btrfs root: its
+// filesystem UUID, from /sys/fs/btrfs/<uuid>/devices/<device>, since its
+// f_fsid changes with the subvolume mounted (a snapshot rollback).
+func btrfsUUID(s hostSources) (string, ComponentState, string) {
+	_, source := rootMount(s.MountInfo)
+	dev := filepath.Base(source)
+	if link, err := filepath.EvalSymlinks(source); err == nil {
+		dev = filepath.Base(link)
+	}
+	entries, err := os.ReadDir(s.BtrfsDir)
+	if err != nil {
+		return failed(s.BtrfsDir, err)
+	}
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(s.BtrfsDir, e.Name(), "devices", dev)); err == nil && isUUID(e.Name()) {
+			return fmt.Sprintf("%x:%s", btrfsMagic, e.Name()), Found, ""
+		}
+	}
+	return "", Missing, "the root filesystem is btrfs, and its UUID was not found under " + s.BtrfsDir + " (its f_fsid changes with the subvolume, so it is not used)"
+}

@@ -248,6 +248,7 @@ func (tr *tree) sources() hostSources {
 		RootDev:         "8:1",
 		MountInfo:       tr.path("proc/self/mountinfo"),
 		OperatorIDPaths: []string{tr.path("run/secrets/airlock-operator-id"), tr.path("etc/airlock/operator-id")},
+		BtrfsDir:        tr.path("sys/fs/btrfs"),
 	}
 }
 
@@ -713,10 +714,15 @@ func TestFingerprintHypervisorUUID(t *testing.T) {
 	tr := newTree(t, t.TempDir())
 	tr.write("sys/hypervisor/uuid", testUUID+"\n", 0o444)
 	wantFound(t, collect(fpProduct, tr.sources()), format.ComponentHypervisorUUID, testUUID)
-	// The same id as the SMBIOS UUID (a Xen HVM guest): counted once.
+	// The same id as the SMBIOS UUID (a Xen HVM guest): counted once, as
+	// the copy every user can read, so that root and a service account
+	// record the same components. (Found in review: root dropped the
+	// world-readable copy, a service account the root-only one.)
 	if os.Geteuid() == 0 {
 		tr.write("sys/class/dmi/id/product_uuid", testUUID+"\n", 0o400)
-		wantState(t, collect(fpProduct, tr.sources()), format.ComponentHypervisorUUID, Missing, "SMBIOS UUID again")
+		h := collect(fpProduct, tr.sources())
+		wantFound(t, h, format.ComponentHypervisorUUID, testUUID)
+		wantState(t, h, format.ComponentDMIProduct, Missing, "the same id as hypervisor-uuid")
 	}
 	tr.write("sys/hypervisor/uuid", "00000000-0000-0000-0000-000000000000\n", 0o444)
 	wantState(t, collect(fpProduct, tr.sources()), format.ComponentHypervisorUUID, Missing, "does not hold a VM id")
@@ -781,4 +787,88 @@ func TestFingerprintOperatorID(t *testing.T) {
 	wantState(t, collect(fpProduct, tr.sources()), format.ComponentOperatorID, Missing, "at least 16 random")
 	tr.write("run/secrets/airlock-operator-id", "k8s-secret-0123456789abcdef\n", 0o444)
 	wantFound(t, collect(fpProduct, tr.sources()), format.ComponentOperatorID, "k8s-secret-0123456789abcdef")
+}
+
+func TestFingerprintPlaceholders(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	if os.Geteuid() == 0 {
+		tr.write("sys/class/dmi/id/product_uuid", "12345678-1234-5678-90AB-CDDEEFAABBCC\n", 0o400)
+		wantState(t, collect(fpProduct, tr.sources()), format.ComponentDMIProduct, Missing, "placeholder")
+	}
+	tr.blockdev("pci0000:00/ata1/block/sda", "8:1", map[string]string{"device/serial": "QM00001\n"})
+	wantState(t, collect(fpProduct, tr.sources()), format.ComponentDiskSerial, Missing, "reports no serial number")
+}
+
+// A slave link that points back at its device is followed once.
+func TestFingerprintDiskLoop(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	tr.blockdev("virtual/block/dm-0", "8:1", nil)
+	tr.slave("virtual/block/dm-0", "virtual/block/dm-0")
+	c := component(t, collect(fpProduct, tr.sources()), format.ComponentDiskSerial)
+	if c.State != Missing || len(c.Reason) > 200 {
+		t.Fatalf("a loop of slaves: %v %q", c.State, c.Reason)
+	}
+}
+
+// The transient machine-id that systemd mounts over a read-only /etc at
+// every boot is not an identifier.
+func TestFingerprintTransientMachineID(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	tr.write("etc/machine-id", testMachine+"\n", 0o444)
+	mi := "30 25 0:27 /machine-id " + tr.path("etc/machine-id") + " ro,relatime - tmpfs tmpfs rw\n"
+	tr.write("proc/self/mountinfo", mi, 0o444)
+	wantState(t, collect(fpProduct, tr.sources()), format.ComponentMachineID, Missing, "transient")
+	// A bind mount of a file from a disk (as the simulated machines of
+	// these tests do) is not that.
+	tr.write("proc/self/mountinfo", "30 25 254:0 /tmp/x/machine-id "+tr.path("etc/machine-id")+" rw - ext4 /dev/vda rw\n", 0o444)
+	wantFound(t, collect(fpProduct, tr.sources()), format.ComponentMachineID, testMachine)
+}
+
+// A btrfs root is identified by its filesystem UUID, which a snapshot
+// rollback (another subvolume, another f_fsid) does not change.
+func TestFingerprintBtrfsUUID(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	tr.write("proc/self/mountinfo", "27 1 0:33 /@/.snapshots/5/snapshot / rw - btrfs /dev/sda2 rw\n", 0o444)
+	tr.mkdir("sys/fs/btrfs/features")
+	tr.mkdir("sys/fs/btrfs/5b0c2a43-8f1e-4c21-9f5e-2a6a4f7d2e10/devices/sda2")
+	s := tr.sources()
+	raw, state, reason := btrfsUUID(s)
+	if state != Found || raw != "9123683e:5b0c2a43-8f1e-4c21-9f5e-2a6a4f7d2e10" {
+		t.Fatalf("btrfs: %q %v %s", raw, state, reason)
+	}
+	tr.write("proc/self/mountinfo", "27 1 0:33 / / rw - btrfs /dev/sdb1 rw\n", 0o444)
+	if _, state, reason := btrfsUUID(s); state != Missing || !strings.Contains(reason, "UUID was not found") {
+		t.Fatalf("btrfs on an unknown device: %v %s", state, reason)
+	}
+}
+
+// The permanent address of this machine's NICs, where the driver reports
+// one, is a MAC address (the collector then ignores the current one).
+func TestPermanentAddressThisMachine(t *testing.T) {
+	entries, _ := os.ReadDir("/sys/class/net")
+	for _, e := range entries {
+		a := permanentAddress(e.Name())
+		if a != "" && len(a) != 17 {
+			t.Errorf("%s: permanent address %q", e.Name(), a)
+		}
+	}
+	if permanentAddress("no-such-interface0") != "" {
+		t.Error("an address for an interface that does not exist")
+	}
+}
+
+// A NIC's permanent address counts, whatever software set it to now; a
+// USB NIC does not count at all.
+func TestFingerprintPermanentMAC(t *testing.T) {
+	tr := newTree(t, t.TempDir())
+	tr.nic("wlan0", "pci0000:00/0000:00:05.0", "0a:11:22:33:44:55", "3") // randomised by NetworkManager
+	tr.nic("eth9", "pci0000:00/0000:00:14.0/usb2/2-1/2-1:1.0", "52:54:00:00:00:09", "0")
+	s := tr.sources()
+	s.PermAddr = func(iface string) string {
+		if iface == "wlan0" {
+			return "F0:DE:F1:00:11:22"
+		}
+		return ""
+	}
+	wantFound(t, collect(fpProduct, s), format.ComponentMAC, "f0:de:f1:00:11:22")
 }

@@ -105,6 +105,12 @@ func (s *Store) Status() (*Snapshot, error) {
 type RequestOptions struct {
 	Name, Organization string
 	ProductKey         string // as typed; normalised and checked first
+	// Unprivileged makes a request without the identifiers this user may
+	// not read (the root-only SMBIOS ones), which is otherwise refused
+	// with ErrNeedsRoot: such a request binds the licence to fewer
+	// identifiers than the machine has, and the vendor's desk may not
+	// recognise it as the machine that activated before.
+	Unprivileged bool
 }
 
 // Request is a signed request, ready to carry to the vendor.
@@ -154,6 +160,9 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 	}
 	host := s.cfg.host()
 	fp := host.Fingerprint()
+	if u := host.Unverifiable(); len(u) > 0 && !opts.Unprivileged {
+		return nil, refuse(ErrNeedsRoot, fmt.Sprintf("request: this user may not read %s (readable by root only); run it as root, so that the licence records every identifier of this machine, or pass --unprivileged to request without them; nothing was written", strings.Join(u, ", ")))
+	}
 	if len(fp.Components) == 0 {
 		return nil, errors.New("request: no machine identifier could be read on this host (see activator fingerprint); nothing was written")
 	}

@@ -355,3 +355,27 @@ func TestSeatsSharedOnHost(t *testing.T) {
 		t.Fatalf("in use: %d", a.Seats().InUse())
 	}
 }
+
+// A request by a user who may not read some identifiers (the root-only
+// SMBIOS ones) is refused unless Unprivileged: it would bind the licence
+// to fewer identifiers than the machine has, and the desk might not know
+// it for the machine that activated before. (Found in review.)
+func TestRequestNeedsRoot(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.fingerprint = func(product string) *HostFingerprint {
+		h := e.fingerprint(product)
+		h.Components = append(h.Components, ComponentStatus{Name: format.ComponentDMIProduct, State: Unverifiable, Reason: "readable only by root"})
+		return h
+	}
+	s := e.store()
+	_, err := s.Request(RequestOptions{Name: "Ada", Organization: "Bank", ProductKey: testProductKey})
+	if !errors.Is(err, ErrNeedsRoot) || !strings.Contains(err.Error(), "dmi-product-uuid") || !strings.Contains(err.Error(), "--unprivileged") {
+		t.Fatalf("a request without root: %v", err)
+	}
+	if st, _ := s.state(); len(st.requests) != 0 {
+		t.Fatal("the refused request was stored")
+	}
+	if _, err := s.Request(RequestOptions{Name: "Ada", Organization: "Bank", ProductKey: testProductKey, Unprivileged: true}); err != nil {
+		t.Fatalf("with Unprivileged: %v", err)
+	}
+}

@@ -162,7 +162,7 @@ func TestClockAheadRequest(t *testing.T) {
 	if !errors.Is(err, ErrClockAhead) || !errors.Is(err, format.ErrClockBehind) {
 		t.Fatalf("host 10 minutes fast: %v", err)
 	}
-	for _, want := range []string{"signed 10m0s after this desk's time", "the host's clock is ahead, or this desk's behind", "sign it again in 5m"} {
+	for _, want := range []string{"signed 10m0s after this desk's time", "the host's clock is ahead, or this desk's behind", "sign it again in 5m0s"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the message does not say %q: %v", want, err)
 		}
@@ -311,5 +311,21 @@ func TestDeactivationsAreTransfers(t *testing.T) {
 	l.WriteCSV(&csv)
 	if !strings.Contains(csv.String(), ",deactivation,") || !strings.Contains(csv.String(), "forced past the transfer limit") {
 		t.Fatalf("the ledger does not show the forced deactivation:\n%s", csv.String())
+	}
+}
+
+// The wait the clock message suggests is rounded up: signing again after
+// it works. (Found in review: 5m29s ahead said "in 0s".)
+func TestClockAheadWaitRoundedUp(t *testing.T) {
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	req := newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now().Add(5*time.Minute+29*time.Second))
+	_, err := d.Sign(req)
+	if !errors.Is(err, ErrClockAhead) || !strings.Contains(err.Error(), "sign it again in 1m0s") {
+		t.Fatalf("5m29s ahead: %v", err)
+	}
+	c.Add(time.Minute)
+	if _, err := d.Sign(req); err != nil {
+		t.Fatalf("signed again after the wait it gave: %v", err)
 	}
 }

@@ -550,8 +550,9 @@ func recentTransfers(txn *badger.Txn, key string, now time.Time, prune bool) (in
 // signed in the future comes from a host whose clock is ahead.
 func requestError(err error, now time.Time) error {
 	if cb := (*format.ClockBehindError)(nil); errors.As(err, &cb) {
+		wait := max((cb.By - format.DefaultSkew + time.Minute - 1).Truncate(time.Minute), time.Minute) // rounded up
 		return refuseCause(ErrClockAhead, err, fmt.Sprintf("request: signed %s after this desk's time (%s, signed at %s): the host's clock is ahead, or this desk's behind; have the host's clock set right and a new request made (or sign it again in %s)",
-			cb.By.Round(time.Second), now.Format(time.RFC3339), cb.SignedAt.UTC().Format(time.RFC3339), (cb.By-format.DefaultSkew).Round(time.Minute)))
+			cb.By.Round(time.Second), now.Format(time.RFC3339), cb.SignedAt.UTC().Format(time.RFC3339), wait))
 	}
 	return fmt.Errorf("request: %w", err)
 }

@@ -28,6 +28,7 @@ Example: ` + t.name() + ` request --name "Ada Admin" --org "Example Bank" \
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the request to `FILE` (- for stdout); default request-<ID>.req"},
 			&ucli.StringFlag{Name: "qr", Usage: "also write the request as a QR code to `FILE.png`"},
 			&ucli.BoolFlag{Name: "qr-terminal", Usage: "also show the QR code in the terminal"},
+			&ucli.BoolFlag{Name: "unprivileged", Usage: "request without the identifiers only root may read (a weaker binding)"},
 		},
 		Action: func(c *ucli.Context) error {
 			if err := cliutil.NoArgs(c); err != nil {
@@ -67,7 +68,7 @@ Example: ` + t.name() + ` request --name "Ada Admin" --org "Example Bank" \
 				return err
 			}
 			defer s.Close()
-			req, err := s.Request(activator.RequestOptions{Name: c.String("name"), Organization: c.String("org"), ProductKey: c.String("product-key")})
+			req, err := s.Request(activator.RequestOptions{Name: c.String("name"), Organization: c.String("org"), ProductKey: c.String("product-key"), Unprivileged: c.Bool("unprivileged")})
 			if err != nil {
 				outFile.Abort()
 				pngFile.Abort()

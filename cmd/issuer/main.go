@@ -466,6 +466,9 @@ Examples:
 					names, reqs = append(names, a), append(reqs, data)
 				}
 			}
+			if len(reqs) > 1 && (c.Bool("allow-weak-binding") || c.Bool("force")) {
+				return cliutil.Usagef("--allow-weak-binding and --force are decisions about one request: sign that request alone")
+			}
 			outs, err := outputsFor(c, names)
 			if err != nil {
 				return err
