@@ -225,10 +225,11 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 //     "ef53:0123456789abcdef". On ext4 f_fsid is the filesystem's UUID
 //     folded to 64 bits. On btrfs, whose f_fsid changes with the
 //     subvolume (a snapshot rollback), it is the filesystem's UUID from
-//     /sys/fs/btrfs. It is missing when f_fsid is zero, on XFS (whose
-//     f_fsid is the device number, the same on other machines), and on
-//     tmpfs, overlayfs and squashfs, whose ids change at each mount (a
-//     container's root). Portable.
+//     /sys/fs/btrfs; on XFS, whose f_fsid is the device number (the same
+//     on other machines), the filesystem's UUID from /dev/disk/by-uuid. It
+//     is missing when f_fsid is zero, and on tmpfs, overlayfs and
+//     squashfs, whose ids change at each mount (a container's root).
+//     Portable.
 //   - disk-serial: the serial number of the disk that holds the root
 //     filesystem: the root's device (stat, or /proc/self/mountinfo for
 //     btrfs) resolved through /sys/dev/block to its disk (a partition's
@@ -267,6 +268,7 @@ type hostSources struct {
 	MountInfo       string   // /proc/self/mountinfo, for a root without a device number
 	OperatorIDPaths []string // the operator-id files, in order
 	BtrfsDir        string   // /sys/fs/btrfs, for a btrfs root's UUID
+	ByUUIDDir       string   // /dev/disk/by-uuid, for an XFS root's UUID
 	// PermAddr returns a NIC's permanent (burnt-in) address, or "" (nil:
 	// none is known, as for fake trees).
 	PermAddr func(iface string) string `json:"-"`
@@ -283,6 +285,7 @@ func defaultSources() hostSources {
 		MountInfo:       "/proc/self/mountinfo",
 		OperatorIDPaths: []string{"/run/secrets/airlock-operator-id", "/etc/airlock/operator-id"},
 		BtrfsDir:        "/sys/fs/btrfs",
+		ByUUIDDir:       "/dev/disk/by-uuid",
 		PermAddr:        permanentAddress,
 	}
 }
@@ -500,9 +503,6 @@ var unstableFS = map[uint32]string{
 	0x01021994: "tmpfs, whose id changes at every mount",
 	0x794c7630: "overlayfs, whose id changes at every mount",
 	0x73717368: "squashfs, whose id changes at every mount",
-	// XFS reports the device number as f_fsid, the same on every machine
-	// whose root is on, say, dm-0: not an identifier of this machine.
-	0x58465342: "XFS, whose id is the device number, the same on other machines",
 }
 
 func readRootFS(s hostSources) (string, ComponentState, string) {
@@ -511,8 +511,11 @@ func readRootFS(s hostSources) (string, ComponentState, string) {
 	if err := syscall.Statfs(path, &st); err != nil {
 		return failed(path, err)
 	}
-	if uint32(st.Type) == btrfsMagic {
+	switch uint32(st.Type) {
+	case btrfsMagic:
 		return btrfsUUID(s)
+	case xfsMagic:
+		return uuidByDevice(s, xfsMagic, "XFS")
 	}
 	raw, reason := rootFSValue(uint32(st.Type), st.Fsid.X__val)
 	if reason != "" {

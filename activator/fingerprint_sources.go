@@ -290,3 +290,31 @@ func btrfsUUID(s hostSources) (string, ComponentState, string) {
 	}
 	return "", Missing, "the root filesystem is btrfs, and its UUID was not found under " + s.BtrfsDir + " (its f_fsid changes with the subvolume, so it is not used)"
 }
+
+// xfsMagic is the statfs type of XFS.
+const xfsMagic = 0x58465342
+
+// uuidByDevice returns the raw root-disk value of a root whose f_fsid is
+// not its UUID: the UUID from the udev links in /dev/disk/by-uuid (any user
+// may read them) whose device is the root's.
+func uuidByDevice(s hostSources, magic uint32, name string) (string, ComponentState, string) {
+	dev, reason := rootDevice(s)
+	if dev == "" {
+		return "", Missing, reason
+	}
+	dir := s.ByUUIDDir
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", Missing, "the root filesystem is " + name + ", whose id is the device number (the same on other machines), and " + dir + " (udev) cannot be read to find its UUID"
+	}
+	for _, e := range entries {
+		var st syscall.Stat_t
+		if syscall.Stat(filepath.Join(dir, e.Name()), &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFBLK {
+			continue
+		}
+		if fmt.Sprintf("%d:%d", devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev))) == dev && isUUID(strings.ToLower(e.Name())) {
+			return fmt.Sprintf("%x:%s", magic, strings.ToLower(e.Name())), Found, ""
+		}
+	}
+	return "", Missing, "the root filesystem is " + name + ", and its UUID was not found in " + dir
+}

@@ -249,6 +249,7 @@ func (tr *tree) sources() hostSources {
 		MountInfo:       tr.path("proc/self/mountinfo"),
 		OperatorIDPaths: []string{tr.path("run/secrets/airlock-operator-id"), tr.path("etc/airlock/operator-id")},
 		BtrfsDir:        tr.path("sys/fs/btrfs"),
+		ByUUIDDir:       tr.path("dev/disk/by-uuid"),
 	}
 }
 
@@ -440,7 +441,6 @@ func TestFingerprintRootDisk(t *testing.T) {
 		{0x01021994, [2]int32{1, 2}, "", "tmpfs"},
 		{0x794c7630, [2]int32{1, 2}, "", "overlayfs"},
 		{0x73717368, [2]int32{1, 2}, "", "squashfs"},
-		{0x58465342, [2]int32{0xfd00, 0}, "", "XFS, whose id is the device number"},
 	} {
 		raw, reason := rootFSValue(tc.typ, tc.fsid)
 		if raw != tc.raw || !strings.Contains(reason, tc.reason) || (tc.reason == "") != (reason == "") {
@@ -871,4 +871,36 @@ func TestFingerprintPermanentMAC(t *testing.T) {
 		return ""
 	}
 	wantFound(t, collect(fpProduct, s), format.ComponentMAC, "f0:de:f1:00:11:22")
+}
+
+// An XFS root (whose f_fsid is the device number, the same on other
+// machines) is identified by its filesystem UUID from /dev/disk/by-uuid.
+func TestFingerprintXFSUUID(t *testing.T) {
+	var dev string
+	var st syscall.Stat_t
+	for _, d := range []string{"/dev/loop0", "/dev/vda", "/dev/sda", "/dev/nvme0n1"} {
+		if syscall.Stat(d, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFBLK {
+			dev = d
+			break
+		}
+	}
+	if dev == "" {
+		t.Skip("no block device node to point a fake /dev/disk/by-uuid at")
+	}
+	tr := newTree(t, t.TempDir())
+	tr.mkdir("dev/disk/by-uuid")
+	const uuid = "0b1e2c3d-4e5f-4061-8273-a4b5c6d7e8f9"
+	if err := os.Symlink(dev, tr.path("dev/disk/by-uuid/"+uuid)); err != nil {
+		t.Fatal(err)
+	}
+	s := tr.sources()
+	s.ByUUIDDir = tr.path("dev/disk/by-uuid")
+	s.RootDev = fmt.Sprintf("%d:%d", devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev)))
+	if raw, state, reason := uuidByDevice(s, xfsMagic, "XFS"); state != Found || raw != "58465342:"+uuid {
+		t.Fatalf("XFS: %q %v %s", raw, state, reason)
+	}
+	s.RootDev = "1:99999"
+	if _, state, reason := uuidByDevice(s, xfsMagic, "XFS"); state != Missing || !strings.Contains(reason, "UUID was not found") {
+		t.Fatalf("another device: %v %s", state, reason)
+	}
 }
