@@ -141,6 +141,7 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 	// clock jump forward must not date every later request in the future,
 	// where the vendor would refuse it.
 	now := s.cfg.now()
+	st.applyTimeFixes(&s.cfg) // raise the highest time seen as these keys see it
 	key, err := st.hostPublic()
 	if err != nil {
 		return nil, err
@@ -343,6 +344,13 @@ func (s *Store) correctedTime(st *storeState, a *format.Artifact, r *format.Resp
 	if wall.After(t) {
 		t = wall
 	}
+	// Never below what the vendor's clock already vouched for: a stored
+	// artifact that verifies here was signed no later than this, and
+	// judging the store earlier would drop it from the view (its
+	// deactivation would end nothing, its list revoke nothing).
+	if signed := latestStoredSignature(&s.cfg, st, now); signed.After(t) {
+		t = signed
+	}
 	if !t.Before(st.maxTime) {
 		return now
 	}
@@ -517,7 +525,7 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 			// highest time seen back (see correctedTime), as far as readers
 			// that verify this licence are concerned (timefix).
 			detail += fmt.Sprintf("; the latest time seen comes back from %s to %s (the vendor's signed time)", st.maxTime.Format(time.RFC3339), st.lowerTo.Format(time.RFC3339))
-			if err := txn.Set([]byte(prefixTimeFix+string(r.LicenseID)), []byte(strconv.FormatInt(st.maxTime.Unix(), 10))); err != nil {
+			if err := txn.Set([]byte(prefixTimeFix+string(r.LicenseID)), []byte(strconv.FormatInt(st.rawMaxTime.Unix(), 10)+" "+strconv.FormatInt(st.lowerTo.Unix(), 10))); err != nil {
 				return err
 			}
 			if err := txn.Set([]byte(keyMaxTime), formatMaxTime(st.lowerTo, st.reqSeq)); err != nil {
@@ -601,8 +609,11 @@ func (s *Store) writeReceipt(st *storeState, now time.Time, l *licence, replaced
 	if hk == nil {
 		return nil, fmt.Errorf("%w: the store holds licences but no host key; keep the directory and ask support", ErrStoreDamaged)
 	}
-	d := &format.Deactivation{LicenseID: l.id, RequestID: l.resp.RequestID, HostKeyFingerprint: hk.Fingerprint(), Deactivated: format.NewTime(now)}
-	msg, err := format.Sign(hk, d, now)
+	// Dated by the wall clock, as a request is: the desk judges the
+	// receipt at its own time, and the highest time seen may be ahead.
+	wall := s.cfg.now()
+	d := &format.Deactivation{LicenseID: l.id, RequestID: l.resp.RequestID, HostKeyFingerprint: hk.Fingerprint(), Deactivated: format.NewTime(wall)}
+	msg, err := format.Sign(hk, d, wall)
 	if err != nil {
 		return nil, err
 	}
@@ -654,4 +665,25 @@ func (s *Store) Receipt(id format.ID) ([]byte, error) {
 		return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s is in force on this host; to end it, run activator deactivate", id))
 	}
 	return s.writeReceipt(st, now, l, true)
+}
+
+// latestStoredSignature is the latest signature time among the stored
+// responses and revocation lists that verify under cfg's keys at now.
+func latestStoredSignature(cfg *Config, st *storeState, now time.Time) time.Time {
+	var latest time.Time
+	check := func(raw []byte, kind format.Kind) {
+		if raw == nil {
+			return
+		}
+		if a, err := format.Verify(raw, format.VerifyOptions{Keys: cfg.VendorKeys, Kinds: []format.Kind{kind}, Now: now}); err == nil && a.SignedAt.After(latest) {
+			latest = a.SignedAt.UTC().Truncate(time.Second).Add(time.Second)
+		}
+	}
+	for _, im := range st.imports {
+		check(st.responses[im.id], format.KindResponse)
+	}
+	for _, raw := range st.revocations {
+		check(raw, format.KindRevocations)
+	}
+	return latest
 }

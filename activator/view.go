@@ -38,6 +38,7 @@ type storeState struct {
 	// request may bring it back down); lowerTo is that time, once an
 	// import decided it.
 	maxTime    time.Time
+	rawMaxTime time.Time // maxTime as stored, before applyTimeFixes
 	maxTimeSeq uint64
 	lowerTo    time.Time
 	full       bool
@@ -54,7 +55,10 @@ type importEntry struct {
 
 // timeFix is the value of timefix/<license_id>: the highest time seen
 // before that licence's import brought it back down.
-type timeFix struct{ from time.Time }
+type timeFix struct {
+	from time.Time // the stored highest time seen before the import (raw)
+	to   time.Time // what the import brought it down to (zero: legacy record)
+}
 
 // response returns the stored response of licence id, reading it on
 // demand for a light state.
@@ -127,6 +131,7 @@ func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 			// known to be later than it.
 			st.maxTimeSeq = st.reqSeq
 		}
+		st.rawMaxTime = st.maxTime
 	}
 	scans := []struct {
 		prefix string
@@ -134,8 +139,13 @@ func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 	}{
 		{prefixRevocations, func(k string, v []byte) { st.revocations[k] = v }},
 		{prefixTimeFix, func(k string, v []byte) {
-			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-				st.timeFixes[format.ID(k)] = timeFix{time.Unix(n, 0).UTC()}
+			a, b, _ := strings.Cut(string(v), " ")
+			if n, err := strconv.ParseInt(a, 10, 64); err == nil {
+				f := timeFix{from: time.Unix(n, 0).UTC()}
+				if m, err := strconv.ParseInt(b, 10, 64); err == nil {
+					f.to = time.Unix(m, 0).UTC()
+				}
+				st.timeFixes[format.ID(k)] = f
 			}
 		}},
 	}
@@ -247,22 +257,64 @@ func (st *storeState) applyTimeFixes(cfg *Config) {
 		return
 	}
 	st.fixesTaken = true
-	now := cfg.now()
-	if st.maxTime.After(now) {
-		now = st.maxTime
+	// Replay the corrections in the order of their imports: before each,
+	// the time seen here is at least the stored time it started from; a
+	// correction vouched for here (its licence imported and verifying)
+	// brings it to the vendor's time, one that is not leaves it.
+	type step struct {
+		id  format.ID
+		seq uint64
+		fix timeFix
 	}
+	var steps []step
 	for id, fix := range st.timeFixes {
-		if !fix.from.After(st.maxTime) {
+		seq, imported := uint64(0), false
+		for _, im := range st.imports {
+			if im.id == id {
+				seq, imported = im.seq, true
+			}
+		}
+		if !imported {
+			// not imported here: vouches for nothing; its starting time stands
+			if fix.from.After(st.maxTime) {
+				st.maxTime = fix.from
+			}
 			continue
 		}
-		ok := false
-		if raw := st.response(id); raw != nil {
-			a, err := format.Verify(raw, format.VerifyOptions{Keys: cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse}, Now: now})
-			ok = err == nil && a.Payload.(*format.Response).LicenseID == id && !st.maxTime.Before(a.SignedAt.Truncate(time.Second))
+		steps = append(steps, step{id, seq, fix})
+	}
+	slices.SortFunc(steps, func(a, b step) int { return cmpUint(a.seq, b.seq) })
+	var e time.Time
+	for _, s := range steps {
+		before := s.fix.from
+		if e.After(before) {
+			before = e
 		}
-		if !ok {
-			st.maxTime = fix.from
+		e = before
+		raw := st.response(s.id)
+		if raw == nil {
+			continue
 		}
+		at := cfg.now()
+		for _, t := range []time.Time{st.rawMaxTime, s.fix.to} {
+			if t.After(at) {
+				at = t
+			}
+		}
+		a, err := format.Verify(raw, format.VerifyOptions{Keys: cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse}, Now: at})
+		if err != nil || a.Payload.(*format.Response).LicenseID != s.id {
+			continue
+		}
+		to := s.fix.to
+		if signed := a.SignedAt.UTC().Truncate(time.Second); to.Before(signed) {
+			to = signed // legacy record, or one edited below the vendor's time
+		}
+		if to.Before(e) {
+			e = to
+		}
+	}
+	if e.After(st.maxTime) {
+		st.maxTime = e
 	}
 }
 
