@@ -109,7 +109,10 @@ func (l *Ledger) WriteCSV(w io.Writer) error {
 		if a.ReinstallOf != "" {
 			detail := "replaces " + string(a.ReinstallOf)
 			if a.Forced {
-				detail += " (forced past the transfer limit)"
+				detail += " (forced with sign --force, past the transfer limit or a full revocation list)"
+			}
+			if a.LeftUnrevoked {
+				detail += "; the replaced licence is not on the revocation list (full), so it stays valid on a copy of the old store"
 			}
 			rows = append(rows, base(a.Issued, "reinstall", detail))
 		} else {
@@ -124,6 +127,9 @@ func (l *Ledger) WriteCSV(w io.Writer) error {
 		}
 		if a.Revoked != nil {
 			rows = append(rows, base(*a.Revoked, "revocation", a.RevokeReason))
+		}
+		if a.RevocationDropped != nil {
+			rows = append(rows, base(*a.RevocationDropped, "revocation-dropped", "left the full revocation list, the oldest licence a reinstall replaced, to make room"))
 		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].t.Before(rows[j].t) })

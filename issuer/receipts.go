@@ -75,6 +75,13 @@ func (d *Desk) DeactivateWith(receipt []byte, force bool) (*Deactivated, error) 
 			act.Deactivated = &t
 			return setJSON(txn, prefixAct+string(act.LicenseID), act)
 		}
+		if act.Revoked != nil && !force {
+			// A revoked licence keeps its activation, so that the same
+			// host cannot fill it again by asking: its own receipt does
+			// not free it either.
+			return refuse(ErrLicenseRevoked, fmt.Sprintf("licence %s was revoked on %s (%s); its activation stays in use. If the customer should get it back, free it with issuer deactivate --force (recorded in the ledger)",
+				act.LicenseID, act.Revoked.Format("2006-01-02"), act.RevokeReason))
+		}
 		pk := new(ProductKey)
 		if _, err := getJSON(txn, prefixPK+act.ProductKey, pk); err != nil {
 			return err
@@ -137,6 +144,9 @@ type revokedEntry struct {
 	// reinstall from a new store (bounded per key: MaxAutoRevokedPerKey).
 	ProductKey string `json:"product_key,omitempty"`
 	Auto       bool   `json:"auto,omitempty"`
+	// At is when the licence was revoked (entries written before it: the
+	// activation's Revoked time).
+	At *time.Time `json:"at,omitempty"`
 	// NotAfter is the end of the licence's validity: once past, the
 	// licence is refused as expired anyway and leaves the lists.
 	NotAfter *time.Time `json:"not_after,omitempty"`
@@ -165,43 +175,119 @@ func (e revokedEntry) inForce(now time.Time) bool {
 	return e.NotAfter == nil || now.Before(*e.NotAfter)
 }
 
-// liveRevoked counts the revoked licences that a list must still carry,
-// and of them the automatic revocations of reinstalls of product key key.
-func liveRevoked(txn *badger.Txn, now time.Time, key string) (total, autoOfKey int, err error) {
-	err = kv.Scan(txn, prefixRevoked, func(k string, v []byte) error {
-		if e := parseRevoked(txn, k[len(prefixRevoked):], v); e.inForce(now) {
-			total++
-			if e.Auto && e.ProductKey == key {
-				autoOfKey++
+// revocationSpace is what signing needs to know of the revocation index.
+type revocationSpace struct {
+	total int // revoked licences a list must still carry
+	// autoOfKey: of them, the licences of the key replaced by moved
+	// reinstalls in the last AutoRevokedWindow.
+	autoOfKey int
+	// oldestAuto is the time of the oldest automatic entry; evictable is
+	// its licence when older than AutoRevokedMinAge ("" otherwise).
+	oldestAuto time.Time
+	evictable  string
+}
+
+// full reports whether automatic revocations have used their room.
+func (r revocationSpace) full() bool { return r.total >= format.MaxRevoked-RevocationReserve }
+
+// revocationRoom reads the revocation index for a reinstall of key at now.
+func revocationRoom(txn *badger.Txn, now time.Time, key string) (revocationSpace, error) {
+	var r revocationSpace
+	err := kv.Scan(txn, prefixRevoked, func(k string, v []byte) error {
+		id := k[len(prefixRevoked):]
+		e := parseRevoked(txn, id, v)
+		if !e.inForce(now) {
+			return nil
+		}
+		r.total++
+		if !e.Auto {
+			return nil
+		}
+		at := e.revokedAt(txn, id)
+		if e.ProductKey == key && now.Sub(at) < AutoRevokedWindow {
+			r.autoOfKey++
+		}
+		if r.oldestAuto.IsZero() || at.Before(r.oldestAuto) {
+			r.oldestAuto = at
+			r.evictable = ""
+			if now.Sub(at) >= AutoRevokedMinAge {
+				r.evictable = id
 			}
 		}
 		return nil
 	})
-	return total, autoOfKey, err
+	return r, err
 }
 
-// MaxAutoRevokedPerKey bounds the licences of one product key that
-// reinstalls from new stores may keep on the revocation list (until they
-// expire); RevocationReserve is the room that automatic revocations leave
-// on the list for the operator's own. So no customer can fill the list
-// that every customer's hosts need.
+// liveRevoked counts the revoked licences that a list must still carry.
+func liveRevoked(txn *badger.Txn, now time.Time) (int, error) {
+	total := 0
+	err := kv.Scan(txn, prefixRevoked, func(k string, v []byte) error {
+		if parseRevoked(txn, k[len(prefixRevoked):], v).inForce(now) {
+			total++
+		}
+		return nil
+	})
+	return total, err
+}
+
+// revokedAt is when the entry's licence was revoked.
+func (e revokedEntry) revokedAt(txn *badger.Txn, id string) time.Time {
+	if e.At != nil {
+		return *e.At
+	}
+	act := new(Activation)
+	if ok, _ := getJSON(txn, prefixAct+id, act); ok && act.Revoked != nil {
+		return *act.Revoked
+	}
+	return time.Time{}
+}
+
+// dropRevocation takes licence id, revoked by a reinstall, off the
+// revocation lists to make room: it stays marked revoked in the ledger,
+// with the time it left the list.
+func dropRevocation(txn *badger.Txn, id string, now time.Time) error {
+	act := new(Activation)
+	if ok, err := getJSON(txn, prefixAct+id, act); err != nil {
+		return err
+	} else if ok {
+		act.RevocationDropped = &now
+		if err := setJSON(txn, prefixAct+id, act); err != nil {
+			return err
+		}
+	}
+	if err := txn.Delete([]byte(prefixRevoked + id)); err != nil {
+		return err
+	}
+	return txn.Set([]byte(keyRevDirty), []byte("1"))
+}
+
+// MaxAutoRevokedPerKey bounds the licences of one product key that moved
+// reinstalls may put on the revocation list per AutoRevokedWindow;
+// RevocationReserve is the room that automatic revocations leave on the
+// list for the operator's own. When the automatic room is full, the
+// oldest automatic entry leaves the list once it is AutoRevokedMinAge
+// old, so that no customer can fill the list that every customer's hosts
+// need for longer than that.
 const (
 	MaxAutoRevokedPerKey = 10
 	RevocationReserve    = 200
+	AutoRevokedWindow    = 365 * 24 * time.Hour
+	AutoRevokedMinAge    = 90 * 24 * time.Hour
 )
 
 // markRevoked revokes act: recorded in the activation and in the index
 // revoked/<license_id> that revocation lists are made from, within the
 // bound of one list (format.MaxRevoked licences not yet expired).
 func markRevoked(txn *badger.Txn, act *Activation, reason string, now time.Time, auto bool) error {
-	n, _, err := liveRevoked(txn, now, act.ProductKey)
+	n, err := liveRevoked(txn, now)
 	if err != nil {
 		return err
 	}
 	if n >= format.MaxRevoked {
 		return refuse(ErrTooManyRevoked, fmt.Sprintf("%d licences are revoked and not yet expired, the most one list carries; revoke product keys instead (issuer keys revoke), which stops them from activating more", n))
 	}
-	entry := revokedEntry{Reason: reason, ProductKey: act.ProductKey, Auto: auto}
+	entry := revokedEntry{Reason: reason, ProductKey: act.ProductKey, Auto: auto, At: &now}
 	pk := new(ProductKey)
 	if ok, err := getJSON(txn, prefixPK+act.ProductKey, pk); err != nil {
 		return err

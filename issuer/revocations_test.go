@@ -176,12 +176,13 @@ func TestClockAheadRequest(t *testing.T) {
 // key and automatic when auto.
 func fillRevoked(t *testing.T, d *Desk, n int, key string, auto bool, tag byte) {
 	t.Helper()
+	at := d.cfg.now()
 	err := d.db.Update(func(txn *badger.Txn) error {
 		for i := range n {
 			var b [16]byte
 			b[0], b[1], b[15] = byte(i>>8), byte(i), tag
 			id, _ := format.NewID(strings.NewReader(string(b[:])))
-			if err := setJSON(txn, prefixRevoked+string(id), revokedEntry{Reason: "x", ProductKey: key, Auto: auto}); err != nil {
+			if err := setJSON(txn, prefixRevoked+string(id), revokedEntry{Reason: "x", ProductKey: key, Auto: auto, At: &at}); err != nil {
 				return err
 			}
 		}
@@ -209,7 +210,7 @@ func TestRevocationRoomPerKeyAndReserve(t *testing.T) {
 	}
 	fillRevoked(t, d, MaxAutoRevokedPerKey, key, true, 1)
 	req := newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now())
-	if _, err := d.Sign(req); !errors.Is(err, ErrTransferLimit) || !strings.Contains(err.Error(), "reinstalled licences on the revocation list") {
+	if _, err := d.Sign(req); !errors.Is(err, ErrTransferLimit) || !strings.Contains(err.Error(), "replaced by moved reinstalls") {
 		t.Fatalf("one key past its room on the list: %v", err)
 	}
 	if s, err := d.SignWith(req, SignOptions{Force: true}); err != nil || s.Unrevoked != "" {

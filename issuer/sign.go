@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -44,14 +45,21 @@ type Activation struct {
 	ReinstallOf  format.ID `json:"reinstall_of,omitempty"`
 	SupersededBy format.ID `json:"superseded_by,omitempty"`
 	// Forced: a reinstall signed past its key's transfer limit or room on
-	// the revocation list (sign --force); DeactivationForced: its
+	// the revocation list (sign --force); LeftUnrevoked: the licence it
+	// replaced could not be put on the revocation list (full), so it stays
+	// valid on a copy of the old store; DeactivationForced: its
 	// deactivation freed the activation past the transfer limit
 	// (deactivate --force).
 	Forced             bool       `json:"forced,omitempty"`
+	LeftUnrevoked      bool       `json:"left_unrevoked,omitempty"`
 	DeactivationForced bool       `json:"deactivation_forced,omitempty"`
 	Deactivated        *time.Time `json:"deactivated,omitempty"`
 	Revoked            *time.Time `json:"revoked,omitempty"`
 	RevokeReason       string     `json:"revoke_reason,omitempty"`
+	// RevocationDropped: the licence, replaced by a reinstall, left the
+	// revocation list at this time to make room on a full list (the
+	// oldest such entry goes first; see AutoRevokedMinAge).
+	RevocationDropped *time.Time `json:"revocation_dropped,omitempty"`
 }
 
 // liveEntry is the index entry pkact/<key>/<license_id> of a live
@@ -292,34 +300,47 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 			break
 		}
 	}
-	// A reinstall from a new store (another host key: the old store was
-	// lost, or copied aside) costs a revocation entry for the old licence,
-	// which may live on in a copy of that store: only so many a period,
-	// unless the operator forces it. One from the same store costs
-	// nothing: that store refuses the old licence by its own ordering.
-	fromNewStore := replaced != nil && replaced.HostKeyFingerprint != a.Signer.Fingerprint()
+	// A reinstall moves the licence, and costs a transfer and a revocation
+	// entry for the old licence, unless it comes from the same store (the
+	// same host key) with the same identifiers: a new store (the old one
+	// was lost, or copied aside) or a machine that now reports other
+	// identifiers (a replaced part, or a clone of the machine that shows
+	// the original's root-only identifiers to the request alone) may leave
+	// the old licence running elsewhere. Only the same store on the same
+	// identifiers is free: that store refuses the old licence by its own
+	// ordering.
+	moved := replaced != nil && (replaced.HostKeyFingerprint != a.Signer.Fingerprint() || !sameComponents(replaced.Fingerprint, req.Fingerprint))
 	forced, unrevoked := false, false
-	if fromNewStore {
-		total, ofKey, err := liveRevoked(txn, now, pk.Key)
+	if moved {
+		room, err := revocationRoom(txn, now, pk.Key)
 		if err != nil {
 			return nil, err
 		}
 		switch {
-		case ofKey >= MaxAutoRevokedPerKey && !opts.Force:
-			return nil, refuse(ErrTransferLimit, fmt.Sprintf("product key %s has %d reinstalled licences on the revocation list, the most one key may have until they expire; if this host really lost its store again, sign with issuer sign --force (recorded in the ledger)", pk.Key, ofKey))
-		case total >= format.MaxRevoked-RevocationReserve && !opts.Force:
-			return nil, refuse(ErrTooManyRevoked, fmt.Sprintf("the revocation list is nearly full (%d licences not yet expired; %d are kept for revocations of your own), so the licence this reinstall replaces could not be revoked; revoke product keys to make room, or sign with --force to issue it anyway (the old licence then stays valid on any copy of the old store)", total, RevocationReserve))
-		case total >= format.MaxRevoked-RevocationReserve:
-			unrevoked = true
+		case room.autoOfKey >= MaxAutoRevokedPerKey && !opts.Force:
+			return nil, refuse(ErrTransferLimit, fmt.Sprintf("product key %s had %d licences replaced by moved reinstalls put on the revocation list in the last %d days, the most one key may have; if this host really lost its store or changed its hardware again, sign with issuer sign --force (recorded in the ledger)",
+				pk.Key, room.autoOfKey, int(AutoRevokedWindow.Hours()/24)))
+		case room.full() && room.evictable != "":
+			// The oldest licence a reinstall replaced leaves the list.
+			if err := dropRevocation(txn, room.evictable, now); err != nil {
+				return nil, err
+			}
+		case room.full() && !opts.Force:
+			return nil, refuse(ErrTooManyRevoked, fmt.Sprintf("the revocation list is nearly full (%d licences not yet expired; %d are kept for revocations of your own) and none of the licences replaced by reinstalls on it is older than %d days, so the licence this reinstall replaces could not be revoked; try again on %s, or sign with --force to issue it anyway (the old licence then stays valid on any copy of the old store)",
+				room.total, RevocationReserve, int(AutoRevokedMinAge.Hours()/24), room.oldestAuto.Add(AutoRevokedMinAge).Format("2006-01-02")))
+		case room.full():
+			unrevoked, forced = true, true
 		}
-		forced = ofKey >= MaxAutoRevokedPerKey
+		if room.autoOfKey >= MaxAutoRevokedPerKey {
+			forced = true
+		}
 		n, err := recentTransfers(txn, pk.Key, now, true)
 		if err != nil {
 			return nil, err
 		}
 		if limit := pk.transferLimit(); n >= limit {
 			if !opts.Force {
-				return nil, refuse(ErrTransferLimit, fmt.Sprintf("product key %s moved %d time(s) in the last %d days (reinstalls from a new store and deactivations), the most it allows (%d); if this host really lost its store again, sign with issuer sign --force (recorded in the ledger)",
+				return nil, refuse(ErrTransferLimit, fmt.Sprintf("product key %s moved %d time(s) in the last %d days (reinstalls from a new store or with changed identifiers, and deactivations), the most it allows (%d); if this host really lost its store or changed its hardware again, sign with issuer sign --force (recorded in the ledger)",
 					pk.Key, n, int(TransferPeriod.Hours()/24), limit))
 			}
 			forced = true
@@ -375,7 +396,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 		act.ReinstallOf, act.Forced = replaced.LicenseID, forced
 		act.Origin = replaced.Origin
 		replaced.SupersededBy = id
-		if fromNewStore {
+		if moved {
 			// The replaced licence may live on in a copy of the old store:
 			// it goes on the revocation lists until it expires. (A full
 			// list does not stop the reinstall: the old licence then stays
@@ -390,6 +411,7 @@ func (d *Desk) sign(txn *badger.Txn, now time.Time, a *format.Artifact, req *for
 			if err := txn.Set([]byte(transferKey(pk.Key, now, id)), nil); err != nil {
 				return nil, err
 			}
+			act.LeftUnrevoked = unrevoked
 		}
 		if err := setJSON(txn, prefixAct+string(replaced.LicenseID), replaced); err != nil {
 			return nil, err
@@ -575,4 +597,10 @@ func reinstallThreshold(fp format.Fingerprint, replaced *Activation) int {
 	left := m.Total - m.Needed - len(m.Changed) // the tolerance the origin has left
 	n := len(fp.Components)
 	return min(n, max(t, n-max(0, left)))
+}
+
+// sameComponents reports whether two fingerprints name the same
+// identifiers with the same values (thresholds aside).
+func sameComponents(a, b format.Fingerprint) bool {
+	return maps.Equal(a.Components, b.Components)
 }

@@ -238,7 +238,7 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 					&cli.StringFlag{Name: "expires", Usage: "licences end on `DATE` (2027-12-31 or RFC 3339)"},
 					&cli.IntFlag{Name: "count", Usage: "create `N` keys with this entitlement", Value: 1},
 					&cli.BoolFlag{Name: "allow-weak-binding", Usage: "sell the keys for hosts that cannot be bound firmly (containers): their weak requests are signed"},
-					&cli.IntFlag{Name: "transfers", Usage: "`N` moves per 30 days: reinstalls from a new store (a lost store) and deactivations (a move to another machine); 0 for none", Value: issuer.DefaultTransfers},
+					&cli.IntFlag{Name: "transfers", Usage: "`N` moves per 30 days: reinstalls from a new store (a lost store) or with changed identifiers, and deactivations (a move to another machine); 0 for none", Value: issuer.DefaultTransfers},
 				},
 				Action: func(c *cli.Context) error {
 					if err := cliutil.NoArgs(c); err != nil {
@@ -429,12 +429,18 @@ licence elsewhere) is refused, unless --allow-weak-binding or its product key
 was sold with --allow-weak-binding; the ledger records the binding of every
 activation, and what allowed a weak one.
 
-A reinstall from a new store (the host lost its store: a new host key, the same
-machine) puts the old licence on the revocation lists and counts as a transfer
-of the product key (keys create --transfers, default 3 per 30 days with
+A reinstall (a request from the machine of a live activation of the key) that
+comes from a new store (the host lost its store: a new host key) or reports
+other identifiers than the licence it replaces (a replaced part, or a clone)
+puts the old licence on the revocation lists and counts as a transfer of the
+product key (keys create --transfers, default 3 per 30 days with
 deactivations, shown by keys list), past which the request is refused unless
---force. A reinstall from the same store is free: that store refuses the old
-licence by itself.
+--force. A reinstall from the same store on the same identifiers is free: that
+store refuses the old licence by itself.
+
+A licence the desk revoked keeps its activation: neither a new request from
+that machine nor its deactivation receipt frees it (issuer deactivate --force
+does, recorded in the ledger).
 
 Examples:
    issuer sign request.req -o response.lic
@@ -585,11 +591,13 @@ func deactivateCommand() *cli.Command {
 the activation, once: the same receipt again frees nothing.
 
 A deactivation counts as a transfer of its product key (keys create
---transfers, default 3 per 30 days, with reinstalls from a new store); past
-that it is refused unless --force, recorded in the ledger.
+--transfers, default 3 per 30 days, with reinstalls that move a licence); past
+that it is refused unless --force, recorded in the ledger. The receipt of a
+revoked licence is refused unless --force: revoking keeps the activation in
+use, so that the same machine cannot take it again.
 
 Example: issuer deactivate receipt.deact`,
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "free the activation past the key's transfer limit (recorded in the ledger)"}},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "free the activation past the key's transfer limit, or of a revoked licence (recorded in the ledger)"}},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return cliutil.Usagef("deactivate takes one receipt file (or -); see issuer deactivate --help")
