@@ -209,7 +209,10 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 //   - hypervisor-uuid: /sys/hypervisor/uuid, the VM's id where the
 //     hypervisor exposes one apart from SMBIOS (Xen), readable by every
 //     user; when it equals the SMBIOS UUID, the SMBIOS one is left out.
-//     Machine-bound.
+//     Only where /sys/hypervisor is sysfs itself (statfs), its type file
+//     says xen and nothing is mounted at or below it (mountinfo): on other
+//     machines the directory is empty, and a file mounted there would be
+//     carried by a copy of the disk. Machine-bound.
 //   - mac: one component, the sorted, comma-joined, lowercase permanent
 //     MAC addresses of the physical NICs: interfaces under /sys/class/net
 //     with a device link that does not resolve under /sys/devices/virtual
@@ -262,6 +265,7 @@ type hostSources struct {
 	MachineIDPaths  []string
 	DMIDir, NetDir  string
 	HypervisorUUID  string
+	SysfsMagic      uint32 // the statfs type the hypervisor directory must have (0: sysfs)
 	StatfsPath      string
 	SysDir          string   // the sysfs root, for /sys/dev/block and /sys/class/block
 	RootDev         string   // "MAJOR:MINOR" of the root filesystem; "" means look it up
@@ -269,9 +273,10 @@ type hostSources struct {
 	OperatorIDPaths []string // the operator-id files, in order
 	BtrfsDir        string   // /sys/fs/btrfs, for a btrfs root's UUID
 	ByUUIDDir       string   // /dev/disk/by-uuid, for an XFS root's UUID
-	// PermAddr returns a NIC's permanent (burnt-in) address, or "" (nil:
-	// none is known, as for fake trees).
-	PermAddr func(iface string) string `json:"-"`
+	// PermAddr returns a NIC's permanent (burnt-in) address, "" when the
+	// driver has none, or an error when it could not be asked (nil: none
+	// is known, as for fake trees).
+	PermAddr func(iface string) (string, error) `json:"-"`
 }
 
 func defaultSources() hostSources {
@@ -305,7 +310,7 @@ func collect(product string, s hostSources) *HostFingerprint {
 	}
 	add(format.ComponentMachineID)(readMachineID(s.MachineIDPaths, s.MountInfo))
 	uuid, uuidState, uuidReason := readDMIProductUUID(s.DMIDir)
-	hyper, hyperState, hyperReason := readHypervisorUUID(s.HypervisorUUID)
+	hyper, hyperState, hyperReason := readHypervisorUUID(s)
 	if uuidState == Found && hyperState == Found && uuid == hyper {
 		// One id counted once, as the world-readable copy, so that root
 		// and a service account record the same components.
@@ -429,7 +434,7 @@ func isUUID(s string) bool {
 	return true
 }
 
-func readMACs(netDir string, permAddr func(string) string) (string, ComponentState, string) {
+func readMACs(netDir string, permAddr func(string) (string, error)) (string, ComponentState, string) {
 	entries, err := os.ReadDir(netDir)
 	if err != nil {
 		return failed(netDir, err)
@@ -439,7 +444,7 @@ func readMACs(netDir string, permAddr func(string) string) (string, ComponentSta
 		virtual = v
 	}
 	isVirtual := func(p string) bool { return p == virtual || strings.HasPrefix(p, virtual+string(filepath.Separator)) }
-	var macs, skipped []string
+	var macs, skipped, unasked []string
 	for _, e := range entries {
 		name := e.Name()
 		dir := filepath.Join(netDir, name)
@@ -456,19 +461,31 @@ func readMACs(netDir string, permAddr func(string) string) (string, ComponentSta
 			skipped = append(skipped, name+" on USB")
 			continue
 		}
+		var askErr error
 		if permAddr != nil {
-			if a := strings.ToLower(permAddr(name)); a != "" && strings.Trim(a, "0:") != "" {
+			a, err := permAddr(name)
+			if a = strings.ToLower(a); a != "" && strings.Trim(a, "0:") != "" {
 				macs = append(macs, a)
 				continue
 			}
+			askErr = err
 		}
-		switch t, err := readSmall(filepath.Join(dir, "addr_assign_type")); {
-		case denied(err):
+		t, err := readSmall(filepath.Join(dir, "addr_assign_type"))
+		if denied(err) {
 			return failed(filepath.Join(dir, "addr_assign_type"), err)
-		case strings.TrimSpace(t) == "1":
+		}
+		if t = strings.TrimSpace(t); askErr != nil && t != "0" {
+			// Not the permanent address, and the permanent one could not be
+			// asked for here: where it can be (root, another process), it
+			// would count, so this NIC may not be skipped silently.
+			unasked = append(unasked, name)
+			continue
+		}
+		switch {
+		case t == "1":
 			skipped = append(skipped, name+" random MAC")
 			continue
-		case strings.TrimSpace(t) == "3":
+		case t == "3":
 			skipped = append(skipped, name+" MAC set by software")
 			continue
 		}
@@ -482,6 +499,9 @@ func readMACs(netDir string, permAddr func(string) string) (string, ComponentSta
 			continue
 		}
 		macs = append(macs, a)
+	}
+	if len(unasked) > 0 {
+		return "", Missing, fmt.Sprintf("the permanent MAC address of %s cannot be read by this process (its network namespace is not the one %s shows, or it may not open sockets); run it in the host's network namespace", strings.Join(unasked, ", "), netDir)
 	}
 	if len(macs) == 0 {
 		reason := "no physical network interface with a fixed MAC address"

@@ -62,8 +62,18 @@ func placeholderSerial(v string) bool {
 	return false
 }
 
-// readHypervisorUUID reads the VM id of a Xen guest.
-func readHypervisorUUID(path string) (string, ComponentState, string) {
+// sysfsMagic is the statfs type of sysfs.
+const sysfsMagic = 0x62656572
+
+// readHypervisorUUID reads the VM id of a Xen guest, from the file the
+// hypervisor driver puts in sysfs and nowhere else: on any other machine
+// /sys/hypervisor is empty, and root could mount a file there (a tmpfs
+// carried by the disk's boot configuration, or a bind mount) that a copy
+// of the disk would carry along. So the id counts only where the
+// directory is sysfs itself, its type file says xen, and nothing is
+// mounted at or below it.
+func readHypervisorUUID(s hostSources) (string, ComponentState, string) {
+	path := s.HypervisorUUID
 	v, err := readSmall(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -75,7 +85,49 @@ func readHypervisorUUID(path string) (string, ComponentState, string) {
 	if !isUUID(v) || strings.Trim(strings.ReplaceAll(v, "-", ""), "0") == "" {
 		return "", Missing, path + " does not hold a VM id"
 	}
+	dir := filepath.Dir(path)
+	if t, err := readSmall(filepath.Join(dir, "type")); err != nil || strings.TrimSpace(t) != "xen" {
+		return "", Missing, path + " is not a Xen guest's (" + filepath.Join(dir, "type") + " does not say xen): not used"
+	}
+	magic := s.SysfsMagic
+	if magic == 0 {
+		magic = sysfsMagic
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil || uint32(st.Type) != magic {
+		return "", Missing, dir + " is not sysfs, so its uuid is a file, not the hypervisor's: not used"
+	}
+	if mp, root, fsType := coveringMount(s.MountInfo, path); fsType != "sysfs" || root != "/" || mp == dir || strings.HasPrefix(mp, dir+"/") {
+		return "", Missing, "something is mounted over " + dir + " (" + mp + ", " + fsType + "), so its uuid is not the hypervisor's: not used"
+	}
 	return v, Found, ""
+}
+
+// coveringMount returns the mount point, root and type of the mount that
+// path is on, from a mountinfo file: the longest mount point that holds
+// path, the last of equals (a later mount hides an earlier one).
+func coveringMount(mountInfo, path string) (mountPoint, root, fsType string) {
+	f, err := os.Open(mountInfo)
+	if err != nil {
+		return "", "", ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		fields, after := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(fields) < 5 || len(after) < 1 {
+			continue
+		}
+		mp := fields[4]
+		if mp != "/" && mp != path && !strings.HasPrefix(path, mp+"/") {
+			continue
+		}
+		if len(mp) >= len(mountPoint) {
+			mountPoint, root, fsType = mp, fields[3], after[0]
+		}
+	}
+	return mountPoint, root, fsType
 }
 
 // readOperatorID reads the operator-provided id of a container.
@@ -283,9 +335,25 @@ func btrfsUUID(s hostSources) (string, ComponentState, string) {
 	if err != nil {
 		return failed(s.BtrfsDir, err)
 	}
+	// A device-mapper source (LVM, LUKS) whose /dev/mapper link this
+	// process cannot see (PrivateDevices=, a container's /dev) is found by
+	// its dm name in sysfs instead.
+	dmName, isDM := strings.CutPrefix(source, "/dev/mapper/")
 	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(s.BtrfsDir, e.Name(), "devices", dev)); err == nil && isUUID(e.Name()) {
+		if !isUUID(e.Name()) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.BtrfsDir, e.Name(), "devices", dev)); err == nil {
 			return fmt.Sprintf("%x:%s", btrfsMagic, e.Name()), Found, ""
+		}
+		if !isDM {
+			continue
+		}
+		devs, _ := os.ReadDir(filepath.Join(s.BtrfsDir, e.Name(), "devices"))
+		for _, d := range devs {
+			if n, err := readSmall(filepath.Join(s.SysDir, "block", d.Name(), "dm", "name")); err == nil && strings.TrimSpace(n) == dmName {
+				return fmt.Sprintf("%x:%s", btrfsMagic, e.Name()), Found, ""
+			}
 		}
 	}
 	return "", Missing, "the root filesystem is btrfs, and its UUID was not found under " + s.BtrfsDir + " (its f_fsid changes with the subvolume, so it is not used)"

@@ -157,12 +157,13 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 
 // tree builds a fake sysfs and /etc under root.
 type tree struct {
-	t    *testing.T
-	root string
+	t          *testing.T
+	root       string
+	sysfsMagic uint32 // see xen
 }
 
 func newTree(t *testing.T, root string) *tree {
-	tr := &tree{t, root}
+	tr := &tree{t: t, root: root}
 	tr.mkdir("sys/class/net")
 	tr.mkdir("sys/devices/virtual/net")
 	tr.mkdir("etc")
@@ -237,12 +238,33 @@ func (tr *tree) slave(upper, lower string) {
 	}
 }
 
+// xen makes the tree a Xen guest with VM id uuid: sys/hypervisor holds
+// uuid and type "xen", the tree's sys is mounted as sysfs in its
+// mountinfo, and the filesystem the tree is on stands in for sysfs.
+func (tr *tree) xen(uuid string) {
+	tr.write("sys/hypervisor/uuid", uuid+"\n", 0o444)
+	tr.write("sys/hypervisor/type", "xen\n", 0o444)
+	tr.appendMountInfo("22 1 0:21 / " + tr.path("sys") + " rw,nosuid - sysfs sysfs rw")
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(tr.root, &st); err != nil {
+		tr.t.Fatal(err)
+	}
+	tr.sysfsMagic = uint32(st.Type)
+}
+
+// appendMountInfo adds a line to the tree's proc/self/mountinfo.
+func (tr *tree) appendMountInfo(line string) {
+	old, _ := os.ReadFile(tr.path("proc/self/mountinfo"))
+	tr.write("proc/self/mountinfo", string(old)+line+"\n", 0o444)
+}
+
 func (tr *tree) sources() hostSources {
 	return hostSources{
 		MachineIDPaths:  []string{tr.path("etc/machine-id"), tr.path("var/lib/dbus/machine-id")},
 		DMIDir:          tr.path("sys/class/dmi/id"),
 		NetDir:          tr.path("sys/class/net"),
 		HypervisorUUID:  tr.path("sys/hypervisor/uuid"),
+		SysfsMagic:      tr.sysfsMagic,
 		StatfsPath:      "/",
 		SysDir:          tr.path("sys"),
 		RootDev:         "8:1",
@@ -315,7 +337,7 @@ func TestFingerprintFakeHost(t *testing.T) {
 	}
 	tr.write("sys/class/dmi/id/board_serial", "  BRD-0042-XY\n", 0o400)
 	tr.write("sys/class/dmi/id/chassis_serial", "CHS-7781\n", 0o400)
-	tr.write("sys/hypervisor/uuid", "a6f0e8d2-1111-2222-3333-444455556666\n", 0o444)
+	tr.xen("a6f0e8d2-1111-2222-3333-444455556666")
 	tr.blockdev("pci0000:00/0000:00:02.0/virtio1/block/vda", "253:0", map[string]string{"serial": "VIRT-DISK-0001\n"})
 	tr.blockdev("pci0000:00/0000:00:02.0/virtio1/block/vda/vda1", "8:1", map[string]string{"partition": "1\n"})
 	tr.write("etc/airlock/operator-id", "0123456789abcdef0123456789abcdef\n", 0o444)
@@ -712,7 +734,7 @@ func TestFingerprintDMISerials(t *testing.T) {
 
 func TestFingerprintHypervisorUUID(t *testing.T) {
 	tr := newTree(t, t.TempDir())
-	tr.write("sys/hypervisor/uuid", testUUID+"\n", 0o444)
+	tr.xen(testUUID)
 	wantFound(t, collect(fpProduct, tr.sources()), format.ComponentHypervisorUUID, testUUID)
 	// The same id as the SMBIOS UUID (a Xen HVM guest): counted once, as
 	// the copy every user can read, so that root and a service account
@@ -726,6 +748,59 @@ func TestFingerprintHypervisorUUID(t *testing.T) {
 	}
 	tr.write("sys/hypervisor/uuid", "00000000-0000-0000-0000-000000000000\n", 0o444)
 	wantState(t, collect(fpProduct, tr.sources()), format.ComponentHypervisorUUID, Missing, "does not hold a VM id")
+}
+
+// /sys/hypervisor/uuid was taken from whatever file was at that path. On
+// KVM or bare metal /sys/hypervisor is an empty directory; root mounts a
+// tmpfs over it at boot (from the disk's own fstab) holding the machine's
+// own SMBIOS UUID. The collector then dropped the SMBIOS UUID as "the same
+// id as hypervisor-uuid" and recorded a world-readable, machine-bound
+// identifier that was a file on the disk: a clone of the disk with a new
+// SMBIOS UUID and MAC kept the licence, rated strong. (Found in review.)
+func TestFingerprintHypervisorUUIDOnlyFromXen(t *testing.T) {
+	machine := func(uuid, mac string, fake func(tr *tree)) *HostFingerprint {
+		tr := newTree(t, t.TempDir())
+		tr.write("etc/machine-id", testMachine+"\n", 0o444)
+		tr.write("sys/class/dmi/id/product_uuid", uuid+"\n", 0o400)
+		tr.nic("eth0", "pci0000:00/0000:00:03.0", mac, "0")
+		tr.blockdev("pci0000:00/0000:00:04.0/block/vda", "8:0", map[string]string{"serial": "DISK-SERIAL-1"})
+		tr.blockdev("pci0000:00/0000:00:04.0/block/vda/vda1", "8:1", map[string]string{"partition": "1"})
+		fake(tr)
+		return collect(fpProduct, tr.sources())
+	}
+	for _, tc := range []struct {
+		name, reason string
+		fake         func(tr *tree)
+	}{
+		{"a file on another filesystem (tmpfs from fstab)", "is not sysfs", func(tr *tree) {
+			tr.write("sys/hypervisor/uuid", testUUID+"\n", 0o444)
+			tr.write("sys/hypervisor/type", "xen\n", 0o444)
+		}},
+		{"no type file", "does not say xen", func(tr *tree) {
+			tr.xen(testUUID)
+			os.Remove(tr.path("sys/hypervisor/type"))
+		}},
+		{"a bind mount of a sysfs file", "something is mounted over", func(tr *tree) {
+			tr.xen(testUUID)
+			tr.appendMountInfo("40 22 0:21 /devices/virtual/dmi/id/product_uuid " + tr.path("sys/hypervisor/uuid") + " ro - sysfs sysfs rw")
+		}},
+		{"a tmpfs over the directory", "something is mounted over", func(tr *tree) {
+			tr.xen(testUUID)
+			tr.appendMountInfo("41 22 0:50 / " + tr.path("sys/hypervisor") + " rw - tmpfs tmpfs rw")
+		}},
+	} {
+		orig := machine(testUUID, testMAC, tc.fake)
+		wantState(t, orig, format.ComponentHypervisorUUID, Missing, tc.reason)
+		if os.Geteuid() != 0 {
+			continue
+		}
+		fp := orig.Fingerprint()
+		fp.Threshold = format.IssueThreshold(fp)
+		clone := machine("9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d", "52:54:00:aa:bb:cc", tc.fake)
+		if m := MatchHost(fp, clone); m.OK() {
+			t.Errorf("%s: a disk clone with a new SMBIOS UUID and MAC keeps the licence (%d of %d)", tc.name, m.Matched, m.Needed)
+		}
+	}
 }
 
 func TestFingerprintDiskSerial(t *testing.T) {
@@ -847,13 +922,13 @@ func TestFingerprintBtrfsUUID(t *testing.T) {
 func TestPermanentAddressThisMachine(t *testing.T) {
 	entries, _ := os.ReadDir("/sys/class/net")
 	for _, e := range entries {
-		a := permanentAddress(e.Name())
+		a, _ := permanentAddress(e.Name())
 		if a != "" && len(a) != 17 {
 			t.Errorf("%s: permanent address %q", e.Name(), a)
 		}
 	}
-	if permanentAddress("no-such-interface0") != "" {
-		t.Error("an address for an interface that does not exist")
+	if a, err := permanentAddress("no-such-interface0"); a != "" || err == nil {
+		t.Errorf("an interface that does not exist: %q, %v", a, err)
 	}
 }
 
@@ -864,11 +939,11 @@ func TestFingerprintPermanentMAC(t *testing.T) {
 	tr.nic("wlan0", "pci0000:00/0000:00:05.0", "0a:11:22:33:44:55", "3") // randomised by NetworkManager
 	tr.nic("eth9", "pci0000:00/0000:00:14.0/usb2/2-1/2-1:1.0", "52:54:00:00:00:09", "0")
 	s := tr.sources()
-	s.PermAddr = func(iface string) string {
+	s.PermAddr = func(iface string) (string, error) {
 		if iface == "wlan0" {
-			return "F0:DE:F1:00:11:22"
+			return "F0:DE:F1:00:11:22", nil
 		}
-		return ""
+		return "", nil
 	}
 	wantFound(t, collect(fpProduct, s), format.ComponentMAC, "f0:de:f1:00:11:22")
 }
@@ -902,5 +977,75 @@ func TestFingerprintXFSUUID(t *testing.T) {
 	s.RootDev = "1:99999"
 	if _, state, reason := uuidByDevice(s, xfsMagic, "XFS"); state != Missing || !strings.Contains(reason, "UUID was not found") {
 		t.Fatalf("another device: %v %s", state, reason)
+	}
+}
+
+// The permanent MAC comes from an ioctl that runs in the process's network
+// namespace, while /sys/class/net lists the namespace sysfs was mounted
+// in. A product in another namespace (PrivateNetwork=, a container sharing
+// the host's /sys) or one that may not open AF_INET sockets saw every
+// ioctl fail and silently skipped a NIC whose MAC software had set, while
+// root counted its permanent address: root and the service recorded
+// different mac components. Now the failure is told apart from "none",
+// and the component says why it cannot be read. (Found in review.)
+func TestFingerprintPermanentMACNotAskable(t *testing.T) {
+	if os.Getenv("AIRLOCK_PERMADDR_HELPER") != "" {
+		entries, _ := os.ReadDir("/sys/class/net")
+		for _, e := range entries {
+			if _, err := os.Stat(filepath.Join("/sys/class/net", e.Name(), "device")); err != nil {
+				continue
+			}
+			a, err := permanentAddress(e.Name())
+			fmt.Printf("PERMADDR %s %q %v\n", e.Name(), a, err != nil)
+		}
+		return
+	}
+	tr := newTree(t, t.TempDir())
+	tr.nic("bond-slave0", "pci0000:00/0000:00:03.0", "02:00:00:00:00:01", "3")
+	tr.nic("eth1", "pci0000:00/0000:00:04.0", "52:54:00:00:00:02", "0")
+	s := tr.sources()
+	s.PermAddr = func(string) (string, error) { return "", errors.New("no such device") }
+	c := component(t, collect(fpProduct, s), format.ComponentMAC)
+	if c.State != Missing || !strings.Contains(c.Reason, "bond-slave0") || !strings.Contains(c.Reason, "network namespace") {
+		t.Fatalf("a NIC with a software-set MAC whose permanent address cannot be asked for: %v %q", c.State, c.Reason)
+	}
+	// A driver without a permanent address (no error): the NIC is skipped
+	// as before, and the fixed one counts.
+	s.PermAddr = func(string) (string, error) { return "", nil }
+	wantFound(t, collect(fpProduct, s), format.ComponentMAC, "52:54:00:00:00:02")
+
+	// The real ioctl, from a new network namespace with this one's /sys.
+	exe, _ := os.Executable()
+	cmd := exec.Command("unshare", "-n", exe, "-test.run=^TestFingerprintPermanentMACNotAskable$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "AIRLOCK_PERMADDR_HELPER=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Skipf("unshare -n not permitted here (%v): the namespace case is checked with a fake ioctl only", err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) == 4 && f[0] == "PERMADDR" && f[3] != "true" {
+			t.Errorf("in another network namespace, %s's permanent address was read as %s without an error", f[1], f[2])
+		}
+	}
+}
+
+// A btrfs root on device mapper (LVM, LUKS) whose /dev/mapper link the
+// process cannot see (PrivateDevices=yes, a container's /dev) is found by
+// its dm name in sysfs: root and the service agree. (Found in review.)
+func TestFingerprintBtrfsOnDeviceMapperWithoutDev(t *testing.T) {
+	if _, err := os.Stat("/dev/mapper/fedora-root"); err == nil {
+		t.Skip("this machine has the device")
+	}
+	tr := newTree(t, t.TempDir())
+	tr.write("proc/self/mountinfo", "27 1 0:33 /root / rw - btrfs /dev/mapper/fedora-root rw\n", 0o444)
+	tr.mkdir("sys/fs/btrfs/5b0c2a43-8f1e-4c21-9f5e-2a6a4f7d2e10/devices/dm-0")
+	tr.write("sys/block/dm-0/dm/name", "fedora-root\n", 0o444)
+	raw, state, reason := btrfsUUID(tr.sources())
+	if state != Found || !strings.HasSuffix(raw, "5b0c2a43-8f1e-4c21-9f5e-2a6a4f7d2e10") {
+		t.Fatalf("btrfs root on dm-0, no /dev/mapper link: %q %v %s", raw, state, reason)
+	}
+	tr.write("sys/block/dm-0/dm/name", "other-root\n", 0o444)
+	if _, state, _ := btrfsUUID(tr.sources()); state == Found {
+		t.Fatal("another dm device's filesystem taken for the root's")
 	}
 }

@@ -68,10 +68,11 @@ type Binding struct {
 	Threshold int `json:"threshold"`
 	// Weak is set when fewer than [StrongComponents] were recorded, or when
 	// none stays with the machine, or none that a process without root can
-	// read (the licensed product runs as a service account): a copy of the
-	// disk, its image or the host's files then carries the licence to
-	// another machine, as far as the product can tell. Reason says which,
-	// in one line.
+	// read (the licensed product runs as a service account), or fewer than
+	// [StrongComponents] remain without the root-only ones: a copy of the
+	// disk, its image or the host's files, or another machine given the
+	// same one or two identifiers, then carries the licence, as far as the
+	// product can tell. Reason says which, in one line.
 	Weak   bool   `json:"weak"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -79,8 +80,12 @@ type Binding struct {
 // Binding analyses the fingerprint's components.
 func (f Fingerprint) Binding() Binding {
 	b := Binding{Components: len(f.Components)}
+	var unprivileged []string
 	for name := range f.Components {
 		b.Names = append(b.Names, name)
+		if !rootOnly[name] {
+			unprivileged = append(unprivileged, name)
+		}
 		if machineBound[name] {
 			b.MachineBound++
 			if !rootOnly[name] {
@@ -100,6 +105,10 @@ func (f Fingerprint) Binding() Binding {
 	case b.MachineBoundUnprivileged == 0:
 		b.Weak = true
 		b.Reason = fmt.Sprintf("the only identifiers that stay with the machine are SMBIOS ones, which Linux lets only root read, so the licensed product, running without root, checks only identifiers that a copy of the disk or files carries (%s)", strings.Join(b.Names, ", "))
+	case len(unprivileged) < StrongComponents:
+		sort.Strings(unprivileged)
+		b.Weak = true
+		b.Reason = fmt.Sprintf("the licensed product, running without root, can check only %d identifier(s) (%s), fewer than %d: the SMBIOS ones are readable by root alone", len(unprivileged), strings.Join(unprivileged, ", "), StrongComponents)
 	}
 	return b
 }

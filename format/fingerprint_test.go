@@ -139,6 +139,12 @@ func TestIssueThreshold(t *testing.T) {
 		{names("machine-id", "dmi-product-uuid", "dmi-board-serial"), 2, true},
 		{names("machine-id", "dmi-product-uuid", "root-disk", "disk-serial"), 4, true},
 		{names("machine-id", "operator-id", "dmi-product-uuid", "dmi-board-serial", "dmi-chassis-serial"), 4, true},
+		// Fewer than 3 left without the root-only ones: the product checks
+		// one or two, and any machine given them passes. (Found in review: a
+		// netbooted host with SMBIOS ids and one NIC rated strong.)
+		{names("dmi-product-uuid", "dmi-board-serial", "dmi-chassis-serial", "mac"), 3, true},
+		{names("dmi-product-uuid", "dmi-board-serial", "mac", "machine-id"), 3, true},
+		{names("dmi-product-uuid", "mac", "machine-id", "root-disk"), 3, false},
 	}
 	for _, c := range cases {
 		b := c.f.Binding()
