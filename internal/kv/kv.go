@@ -130,6 +130,7 @@ type DB struct {
 	Dir      string
 	B        *badger.DB
 	readOnly bool
+	copyDir  string // a temporary repaired copy that B reads (see openCopy)
 }
 
 // Open opens (creating if asked) the store for reading and writing,
@@ -198,10 +199,12 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 }
 
 // OpenReadOnly opens an existing store for reading only: much cheaper to
-// open and close (nothing is flushed), and shared with other readers.
-// Where Badger cannot open it read-only (after a crash its log needs a
-// repair that only a writer does) it opens it for writing instead. A
-// read-only DB refuses Update.
+// open and close (nothing is flushed), and shared with other readers. It
+// never writes to the store: where Badger cannot open it read-only (after
+// a crash its log needs a repair that only a writer does) it reads a
+// repaired copy in a temporary directory instead, and a store that no
+// repair would keep whole is refused (see checkManifest). A read-only DB
+// refuses Update.
 func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
 		return Open(dir, false, wait, log, command) // reports what is missing
@@ -216,7 +219,7 @@ func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command stri
 			return &DB{Dir: dir, B: bdb, readOnly: true}, nil
 		}
 		if !isLocked(err) {
-			return Open(dir, false, time.Until(deadline), log, command)
+			return openCopy(dir, log, err)
 		}
 		if time.Now().After(deadline) {
 			return nil, &LockedError{Dir: dir, Holder: readOwner(dir)}
@@ -225,8 +228,49 @@ func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command stri
 	}
 }
 
+// openCopy opens a copy of dir, in a temporary directory, for writing, so
+// that Badger repairs the copy, not the store; the copy goes with Close.
+func openCopy(dir string, log *slog.Logger, cause error) (*DB, error) {
+	tmp, err := os.MkdirTemp("", "airlock-read-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: open %s: %v (and no temporary copy: %v)", ErrStoreDamaged, dir, cause, err)
+	}
+	entries, err := os.ReadDir(dir)
+	for _, e := range entries {
+		if err != nil {
+			break
+		}
+		if !e.Type().IsRegular() || e.Name() == "LOCK" || e.Name() == ownerFile {
+			continue
+		}
+		var b []byte
+		if b, err = os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
+			err = os.WriteFile(filepath.Join(tmp, e.Name()), b, 0o600)
+		}
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("store %s: %v", dir, err)
+	}
+	bdb, err := badger.Open(badgerOptions(tmp, log))
+	if err != nil {
+		// An empty file left by a kill: the failed open repairs it, as in open.
+		bdb, err = badger.Open(badgerOptions(tmp, log))
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("%w: open %s: %v; nothing was changed: keep the directory as it is, and restore the store from a backup or ask support", ErrStoreDamaged, dir, cause)
+	}
+	return &DB{Dir: dir, B: bdb, readOnly: true, copyDir: tmp}, nil
+}
+
 // Close releases the store.
 func (d *DB) Close() error {
+	if d.copyDir != "" {
+		err := d.B.Close()
+		os.RemoveAll(d.copyDir)
+		return err
+	}
 	if d.readOnly {
 		return d.B.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
@@ -21,34 +22,88 @@ const maxTableSize = 64 << 20
 // checks in a goroutine of its own, where a truncated or garbled file
 // panics and takes the whole process down (the licensed product
 // included): a store damaged that way must be refused, not crash.
+//
+// It also refuses a MANIFEST that no longer describes the tables beside
+// it (cut short, garbled, of another store): Badger, opened for writing,
+// would start from what is left of it and delete every table it does not
+// list, so the host key and every licence would be gone.
 func checkTables(dir string) error {
-	ids, ok := manifestTables(dir)
-	if !ok {
-		return nil // Badger itself will say what is wrong with the manifest
+	m, err := checkManifest(dir)
+	if err != nil || m == nil {
+		return err
 	}
-	for id := range ids {
+	for id := range m {
 		p := filepath.Join(dir, fmt.Sprintf("%06d.sst", id))
 		if err := checkTable(p); err != nil {
-			return fmt.Errorf("%w: table %s: %v; keep the directory for diagnosis", ErrStoreDamaged, filepath.Base(p), err)
+			return fmt.Errorf("%w: table %s: %v; keep the directory as it is for diagnosis and ask support", ErrStoreDamaged, filepath.Base(p), err)
 		}
 	}
 	return nil
 }
 
-// manifestTables returns the ids of the tables the manifest lists: only
-// those are part of the store (a flush or compaction killed half-way
-// leaves an unlisted, unfinished table that Badger overwrites later).
-func manifestTables(dir string) (map[uint64]badger.TableManifest, bool) {
-	f, err := os.Open(filepath.Join(dir, "MANIFEST"))
-	if err != nil {
-		return nil, false
+// checkManifest replays dir's MANIFEST without writing and compares it
+// with the table files on disk. It returns the listed tables; nil and no
+// error when there is no MANIFEST, or an empty one beside no table (a
+// process killed while it created the store: Badger starts it again).
+//
+// A crash can leave a table that the MANIFEST does not list yet (written,
+// not yet recorded); Badger deletes it, and nothing is lost. But a
+// MANIFEST cut short or damaged in its records (valid up to some byte
+// before its end) beside unlisted tables, or one listing no table while
+// tables exist, has lost what it knew: refused.
+func checkManifest(dir string) (map[uint64]badger.TableManifest, error) {
+	path := filepath.Join(dir, "MANIFEST")
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("store %s: %v", dir, err)
 	}
 	defer f.Close()
-	m, _, err := badger.ReplayManifestFile(f, 0, badger.DefaultOptions(dir))
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, false
+		return nil, fmt.Errorf("store %s: %v", dir, err)
 	}
-	return m.Tables, true
+	var onDisk []uint64
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %v", dir, err)
+	}
+	for _, e := range entries {
+		var id uint64
+		if n, _ := fmt.Sscanf(e.Name(), "%06d.sst", &id); n == 1 && strings.HasSuffix(e.Name(), ".sst") {
+			onDisk = append(onDisk, id)
+		}
+	}
+	damaged := func(what string) error {
+		return fmt.Errorf("%w: %s: %s, beside %d table file(s); nothing was changed: keep the directory as it is, and restore the store from a backup or ask support", ErrStoreDamaged, path, what, len(onDisk))
+	}
+	m, valid, err := badger.ReplayManifestFile(f, 0, badger.DefaultOptions(dir).WithLogger(nil))
+	if err != nil {
+		if fi.Size() == 0 && len(onDisk) == 0 {
+			return nil, nil
+		}
+		return nil, damaged(fmt.Sprintf("unreadable (%d bytes: %v)", fi.Size(), err))
+	}
+	var unlisted []uint64
+	for _, id := range onDisk {
+		if _, ok := m.Tables[id]; !ok {
+			unlisted = append(unlisted, id)
+		}
+	}
+	switch {
+	case len(unlisted) > 0 && len(m.Tables) == 0:
+		return nil, damaged(fmt.Sprintf("lists no table (%d bytes)", fi.Size()))
+	case len(unlisted) > 0 && valid < fi.Size():
+		return nil, damaged(fmt.Sprintf("valid only up to byte %d of %d, and does not list %d of the tables", valid, fi.Size(), len(unlisted)))
+	}
+	for id := range m.Tables {
+		p := filepath.Join(dir, fmt.Sprintf("%06d.sst", id))
+		if _, err := os.Stat(p); os.IsNotExist(err) {
+			return nil, damaged(fmt.Sprintf("lists table %s, which is missing", filepath.Base(p)))
+		}
+	}
+	return m.Tables, nil
 }
 
 func checkTable(path string) error {
