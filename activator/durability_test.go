@@ -105,3 +105,103 @@ func TestDamagedManifestNeverWiped(t *testing.T) {
 		t.Fatalf("restored MANIFEST: %+v %v", st, err)
 	}
 }
+
+// Every kind of damage, and every way to open: read commands leave every
+// file byte-identical and either read the store whole or refuse it as
+// damaged; a writer's open refuses it the same way, or keeps everything
+// it held (the licence still active).
+func TestDamageTable(t *testing.T) {
+	other := newEnv(t)
+	os2 := other.store()
+	other.request(os2)
+	os2.Close()
+	otherFile := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(other.cfg.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tables := func(dir string) []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+	}{
+		{"flipped byte in a table", func(t *testing.T, dir string) {
+			p := tables(dir)[0]
+			b, _ := os.ReadFile(p)
+			b[len(b)/3] ^= 0x40
+			os.WriteFile(p, b, 0o600)
+		}},
+		{"table cut in half", func(t *testing.T, dir string) {
+			p := tables(dir)[0]
+			fi, _ := os.Stat(p)
+			os.Truncate(p, fi.Size()/2)
+		}},
+		{"a table missing", func(t *testing.T, dir string) { os.Remove(tables(dir)[0]) }},
+		{"value logs missing", func(t *testing.T, dir string) {
+			m, _ := filepath.Glob(filepath.Join(dir, "*.vlog"))
+			for _, p := range m {
+				os.Remove(p)
+			}
+		}},
+		{"MANIFEST of another store", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "MANIFEST"), otherFile("MANIFEST"), 0o600)
+		}},
+		{"a table of another store", func(t *testing.T, dir string) {
+			os.WriteFile(tables(dir)[0], otherFile(filepath.Base(tables(other.cfg.Dir)[0])), 0o600)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			s := e.store()
+			e.mustImport(s, e.respond(e.request(s).Binary, nil), ImportOptions{})
+			s.Close()
+			tc.damage(t, e.cfg.Dir)
+			before := dirDigest(t, e.cfg.Dir)
+			readOK := func(what string, active bool, err error) {
+				t.Helper()
+				if !sameDigest(before, dirDigest(t, e.cfg.Dir)) {
+					t.Fatalf("%s changed the store's files", what)
+				}
+				if err == nil && !active {
+					t.Errorf("%s: read as inactive with no error: a damaged store passed for an empty one", what)
+				}
+				if err != nil && !errors.Is(err, ErrStoreDamaged) {
+					t.Errorf("%s: %v", what, err)
+				}
+			}
+			if r, err := OpenStoreReadOnly(e.cfg); err != nil {
+				readOK("read-only open", false, err)
+			} else {
+				st, err := r.Status()
+				r.Close()
+				readOK("status", err == nil && st.Active(), err)
+			}
+			l, err := Open(e.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap := l.Snapshot()
+			l.Close()
+			if !snap.Active() {
+				readOK("the product's Open", false, fmt.Errorf("%w: %v", ErrStoreDamaged, snap.Problems))
+			} else {
+				readOK("the product's Open", true, nil)
+			}
+			w, err := OpenStore(e.cfg, false)
+			if err != nil {
+				readOK("open for writing", false, err)
+				return
+			}
+			st, err := w.Status()
+			w.Close()
+			if err != nil || !st.Active() {
+				t.Errorf("a writer opened the damaged store and lost the licence: %+v %v", st, err)
+			}
+		})
+	}
+}

@@ -276,6 +276,9 @@ func (d *DB) Close() error {
 	}
 	os.Remove(filepath.Join(d.Dir, ownerFile))
 	err := d.B.Close()
+	if err == nil {
+		writeTablePrints(d.Dir)
+	}
 	if cerr := keepOwner(d.Dir); err == nil {
 		err = cerr
 	}

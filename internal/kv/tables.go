@@ -2,12 +2,14 @@ package kv
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/fb"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/y"
 	"google.golang.org/protobuf/proto"
@@ -32,13 +34,87 @@ func checkTables(dir string) error {
 	if err != nil || m == nil {
 		return err
 	}
+	known := readTablePrints(dir)
 	for id := range m {
 		p := filepath.Join(dir, fmt.Sprintf("%06d.sst", id))
 		if err := checkTable(p); err != nil {
-			return fmt.Errorf("%w: table %s: %v; keep the directory as it is for diagnosis and ask support", ErrStoreDamaged, filepath.Base(p), err)
+			return fmt.Errorf("%w: table %s: %v; nothing was changed: keep the directory as it is, and restore the store from a backup or ask support", ErrStoreDamaged, filepath.Base(p), err)
+		}
+		if want, ok := known[id]; ok && tablePrint(p) != want {
+			return fmt.Errorf("%w: table %s is not the one this store wrote (another store's, or an older copy); nothing was changed: keep the directory as it is, and restore the store from a backup or ask support", ErrStoreDamaged, filepath.Base(p))
 		}
 	}
 	return nil
+}
+
+// tablePrintsFile records, at every writer's close, each table's print
+// (see tablePrint): tables never change once written, so one that differs
+// later was put there from elsewhere. Tables written after it (a writer
+// killed before its close) are not in it, and pass.
+const tablePrintsFile = "TABLES"
+
+// tablePrint is the checksum that a table's footer holds over its index
+// (which names every block and holds the bloom filter of every key), as
+// hex: "" when unreadable.
+func tablePrint(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() < 8 {
+		return ""
+	}
+	var b [4]byte
+	if _, err := f.ReadAt(b[:], fi.Size()-4); err != nil {
+		return ""
+	}
+	n := int64(binary.BigEndian.Uint32(b[:]))
+	if n <= 0 || n > 1024 || n > fi.Size()-4 {
+		return ""
+	}
+	c := make([]byte, n)
+	if _, err := f.ReadAt(c, fi.Size()-4-n); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(c)
+}
+
+// readTablePrints reads dir's TABLES file; empty when there is none.
+func readTablePrints(dir string) map[uint64]string {
+	out := map[uint64]string{}
+	b, err := os.ReadFile(filepath.Join(dir, tablePrintsFile))
+	if err != nil || len(b) > 1<<20 {
+		return out
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var id uint64
+		var print string
+		if n, _ := fmt.Sscanf(l, "%d %s", &id, &print); n == 2 {
+			out[id] = print
+		}
+	}
+	return out
+}
+
+// writeTablePrints records the print of every table in dir, replacing the
+// file atomically (best effort: without it, tables are not compared).
+func writeTablePrints(dir string) {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	var b strings.Builder
+	for _, p := range m {
+		var id uint64
+		if n, _ := fmt.Sscanf(filepath.Base(p), "%06d.sst", &id); n == 1 {
+			if pr := tablePrint(p); pr != "" {
+				fmt.Fprintf(&b, "%d %s\n", id, pr)
+			}
+		}
+	}
+	tmp := filepath.Join(dir, tablePrintsFile+".tmp")
+	if os.WriteFile(tmp, []byte(b.String()), 0o600) == nil {
+		os.Rename(tmp, filepath.Join(dir, tablePrintsFile))
+	}
 }
 
 // checkManifest replays dir's MANIFEST without writing and compares it
@@ -163,6 +239,47 @@ func checkTable(path string) error {
 	}
 	if err := y.VerifyChecksum(index, chk); err != nil {
 		return fmt.Errorf("index checksum: %v", err)
+	}
+	// Every data block against its checksum too: a writer's open reads
+	// them later, after it has written, and a block read fails only then.
+	all, err := read(0, int(size))
+	if err != nil {
+		return err
+	}
+	return checkBlocks(all, index)
+}
+
+// checkBlocks verifies every block that a table's (checksummed, but still
+// untrusted) index names: each ends with its checksum and that checksum's
+// length.
+func checkBlocks(table, index []byte) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = fmt.Errorf("index unreadable")
+		}
+	}()
+	idx := fb.GetRootAsTableIndex(index, 0)
+	var bo fb.BlockOffset
+	for i := range idx.OffsetsLength() {
+		if !idx.Offsets(&bo, i) {
+			return fmt.Errorf("block %d: no offset", i)
+		}
+		off, n := int64(bo.Offset()), int64(bo.Len())
+		if n < 8 || off+n > int64(len(table)) {
+			return fmt.Errorf("block %d out of range", i)
+		}
+		block := table[off : off+n]
+		cl := int64(binary.BigEndian.Uint32(block[n-4:]))
+		if cl <= 0 || cl > n-4 {
+			return fmt.Errorf("block %d: checksum length out of range", i)
+		}
+		chk := &pb.Checksum{}
+		if err := proto.Unmarshal(block[n-4-cl:n-4], chk); err != nil {
+			return fmt.Errorf("block %d checksum: %v", i, err)
+		}
+		if err := y.VerifyChecksum(block[:n-4-cl], chk); err != nil {
+			return fmt.Errorf("block %d: %v", i, err)
+		}
 	}
 	return nil
 }
