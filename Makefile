@@ -2,15 +2,21 @@
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: all build test demo fuzz bench vectors lint docs sample-data stress
+.PHONY: all build cross test demo fuzz bench vectors lint docs sample-data stress
 
 all: build test
 
 build:
 	$(GO) build ./...
 
-# What CI runs: vet, then every test with the race detector (fuzz seeds included).
-test:
+# Every platform a customer runs: vet (tests included) and build for each.
+TARGETS ?= linux/amd64 linux/arm64 windows/amd64 windows/arm64 windows/386 darwin/amd64 darwin/arm64
+cross:
+	for t in $(TARGETS); do echo "vet and build $$t"; \
+		GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./... && GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build ./... || exit 1; done
+
+# What CI runs: vet and build for every platform, then every test with the race detector (fuzz seeds included).
+test: cross
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m ./...
 

@@ -9,6 +9,7 @@ require (
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
 	github.com/urfave/cli/v2 v2.27.7
 	golang.org/x/sys v0.41.0
+	golang.org/x/term v0.34.0
 	google.golang.org/protobuf v1.36.7
 )
 

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/airlock-license/airlock/format"
 )
@@ -527,17 +526,17 @@ var unstableFS = map[uint32]string{
 
 func readRootFS(s hostSources) (string, ComponentState, string) {
 	path := s.StatfsPath
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
+	typ, fsid, err := statFS(path)
+	if err != nil {
 		return failed(path, err)
 	}
-	switch uint32(st.Type) {
+	switch typ {
 	case btrfsMagic:
 		return btrfsUUID(s)
 	case xfsMagic:
 		return uuidByDevice(s, xfsMagic, "XFS")
 	}
-	raw, reason := rootFSValue(uint32(st.Type), st.Fsid.X__val)
+	raw, reason := rootFSValue(typ, fsid)
 	if reason != "" {
 		return "", Missing, reason
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // The identifiers added to the fingerprint for issue 11 (weak binding):
@@ -63,7 +62,7 @@ func placeholderSerial(v string) bool {
 }
 
 // sysfsMagic is the statfs type of sysfs.
-const sysfsMagic = 0x62656572
+const sysfsMagic uint32 = 0x62656572
 
 // readHypervisorUUID reads the VM id of a Xen guest, from the file the
 // hypervisor driver puts in sysfs and nowhere else: on any other machine
@@ -93,8 +92,7 @@ func readHypervisorUUID(s hostSources) (string, ComponentState, string) {
 	if magic == 0 {
 		magic = sysfsMagic
 	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil || uint32(st.Type) != magic {
+	if typ, _, err := statFS(dir); err != nil || typ != magic {
 		return "", Missing, dir + " is not sysfs, so its uuid is a file, not the hypervisor's: not used"
 	}
 	if mp, root, fsType := coveringMount(s.MountInfo, path); fsType != "sysfs" || root != "/" || mp == dir || strings.HasPrefix(mp, dir+"/") {
@@ -254,11 +252,11 @@ func rootDevice(s hostSources) (string, string) {
 	if s.RootDev != "" {
 		return s.RootDev, ""
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(s.StatfsPath, &st); err != nil {
+	dev, err := fileDevice(s.StatfsPath)
+	if err != nil {
 		return "", "stat " + s.StatfsPath + ": " + err.Error()
 	}
-	major, minor := devMajor(uint64(st.Dev)), devMinor(uint64(st.Dev))
+	major, minor := devMajor(dev), devMinor(dev)
 	if major != 0 {
 		return fmt.Sprintf("%d:%d", major, minor), ""
 	}
@@ -266,8 +264,8 @@ func rootDevice(s hostSources) (string, string) {
 	// tells which block device, if any, holds it.
 	fsType, source := rootMount(s.MountInfo)
 	if strings.HasPrefix(source, "/dev/") {
-		if err := syscall.Stat(source, &st); err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFBLK {
-			return fmt.Sprintf("%d:%d", devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev))), ""
+		if rdev, ok := blockDevice(source); ok {
+			return fmt.Sprintf("%d:%d", devMajor(rdev), devMinor(rdev)), ""
 		}
 	}
 	if fsType == "" {
@@ -320,7 +318,7 @@ func transientMount(mountInfo, path string) bool {
 }
 
 // btrfsMagic is the statfs type of btrfs.
-const btrfsMagic = 0x9123683e
+const btrfsMagic uint32 = 0x9123683e
 
 // btrfsUUID returns the raw root-disk value of a btrfs root: its
 // filesystem UUID, from /sys/fs/btrfs/<uuid>/devices/<device>, since its
@@ -360,7 +358,7 @@ func btrfsUUID(s hostSources) (string, ComponentState, string) {
 }
 
 // xfsMagic is the statfs type of XFS.
-const xfsMagic = 0x58465342
+const xfsMagic uint32 = 0x58465342
 
 // uuidByDevice returns the raw root-disk value of a root whose f_fsid is
 // not its UUID: the UUID from the udev links in /dev/disk/by-uuid (any user
@@ -376,11 +374,11 @@ func uuidByDevice(s hostSources, magic uint32, name string) (string, ComponentSt
 		return "", Missing, "the root filesystem is " + name + ", whose id is the device number (the same on other machines), and " + dir + " (udev) cannot be read to find its UUID"
 	}
 	for _, e := range entries {
-		var st syscall.Stat_t
-		if syscall.Stat(filepath.Join(dir, e.Name()), &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFBLK {
+		rdev, ok := blockDevice(filepath.Join(dir, e.Name()))
+		if !ok {
 			continue
 		}
-		if fmt.Sprintf("%d:%d", devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev))) == dev && isUUID(strings.ToLower(e.Name())) {
+		if fmt.Sprintf("%d:%d", devMajor(rdev), devMinor(rdev)) == dev && isUUID(strings.ToLower(e.Name())) {
 			return fmt.Sprintf("%x:%s", magic, strings.ToLower(e.Name())), Found, ""
 		}
 	}

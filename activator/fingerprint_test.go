@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/airlock-license/airlock/format"
@@ -245,11 +244,11 @@ func (tr *tree) xen(uuid string) {
 	tr.write("sys/hypervisor/uuid", uuid+"\n", 0o444)
 	tr.write("sys/hypervisor/type", "xen\n", 0o444)
 	tr.appendMountInfo("22 1 0:21 / " + tr.path("sys") + " rw,nosuid - sysfs sysfs rw")
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(tr.root, &st); err != nil {
+	typ, _, err := statFS(tr.root)
+	if err != nil {
 		tr.t.Fatal(err)
 	}
-	tr.sysfsMagic = uint32(st.Type)
+	tr.sysfsMagic = typ
 }
 
 // appendMountInfo adds a line to the tree's proc/self/mountinfo.
@@ -473,8 +472,7 @@ func TestFingerprintRootDisk(t *testing.T) {
 	s := tr.sources()
 	s.StatfsPath = tr.path("nonexistent")
 	wantState(t, collect(fpProduct, s), format.ComponentRootDisk, Missing, "nonexistent not present")
-	var st syscall.Statfs_t
-	if syscall.Statfs("/dev/shm", &st) == nil && uint32(st.Type) == 0x01021994 {
+	if typ, _, err := statFS("/dev/shm"); err == nil && typ == 0x01021994 {
 		s.StatfsPath = "/dev/shm"
 		wantState(t, collect(fpProduct, s), format.ComponentRootDisk, Missing, "tmpfs")
 	}
@@ -952,10 +950,10 @@ func TestFingerprintPermanentMAC(t *testing.T) {
 // machines) is identified by its filesystem UUID from /dev/disk/by-uuid.
 func TestFingerprintXFSUUID(t *testing.T) {
 	var dev string
-	var st syscall.Stat_t
+	var rdev uint64
 	for _, d := range []string{"/dev/loop0", "/dev/vda", "/dev/sda", "/dev/nvme0n1"} {
-		if syscall.Stat(d, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFBLK {
-			dev = d
+		if r, ok := blockDevice(d); ok {
+			dev, rdev = d, r
 			break
 		}
 	}
@@ -970,7 +968,7 @@ func TestFingerprintXFSUUID(t *testing.T) {
 	}
 	s := tr.sources()
 	s.ByUUIDDir = tr.path("dev/disk/by-uuid")
-	s.RootDev = fmt.Sprintf("%d:%d", devMajor(uint64(st.Rdev)), devMinor(uint64(st.Rdev)))
+	s.RootDev = fmt.Sprintf("%d:%d", devMajor(rdev), devMinor(rdev))
 	if raw, state, reason := uuidByDevice(s, xfsMagic, "XFS"); state != Found || raw != "58465342:"+uuid {
 		t.Fatalf("XFS: %q %v %s", raw, state, reason)
 	}

@@ -23,6 +23,16 @@ func (e *env) with(cfg Config, fn func(s *Store)) {
 	fn(s)
 }
 
+// foreign returns the configuration of a development build given the
+// admin's own vendor key (and only it), and that key.
+func (e *env) foreign() (Config, *format.PrivateKey) {
+	e.t.Helper()
+	evil := fixtureKey(e.t, "other")
+	cfg := e.cfg
+	cfg.VendorKeys = format.NewKeySet(evil.Public())
+	return cfg, evil
+}
+
 func (e *env) mustImport(s *Store, resp []byte, opts ImportOptions) *ImportResult {
 	e.t.Helper()
 	res, err := s.Import(resp, opts)
@@ -57,9 +67,7 @@ func (e *env) signAs(k *format.PrivateKey, req []byte, edit func(*format.Respons
 // request that the foreign key "answered" still imports.
 func TestForeignKeyCannotDisplace(t *testing.T) {
 	e := newEnv(t)
-	evil := fixtureKey(t, "other")
-	evilCfg := e.cfg
-	evilCfg.VendorKeys = format.NewKeySet(evil.Public())
+	evilCfg, evil := e.foreign()
 	big := func(r *format.Response) {
 		r.Limits.Clients = 999
 		r.Features = []string{"dataflow", "subflow", "workflow"}
@@ -292,9 +300,7 @@ func otherProductKey(t *testing.T) string {
 // a revoked licence stays revoked.
 func TestForeignRevocationListCannotHideGenuine(t *testing.T) {
 	e := newEnv(t)
-	evil := fixtureKey(t, "other")
-	evilCfg := e.cfg
-	evilCfg.VendorKeys = format.NewKeySet(evil.Public())
+	evilCfg, evil := e.foreign()
 	e.with(e.cfg, func(s *Store) {
 		id := e.mustImport(s, e.respond(e.request(s).Binary, nil), ImportOptions{}).LicenseID
 		if res := e.mustImport(s, e.revocations(3, id), ImportOptions{}); res.Status.State != StateRevoked {

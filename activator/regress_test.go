@@ -57,9 +57,7 @@ func TestShadowedLicenceStaysEnded(t *testing.T) {
 // licence it replaced).
 func TestForeignLicenceIDCannotOverwrite(t *testing.T) {
 	e := newEnv(t)
-	evil := fixtureKey(t, "other")
-	evilCfg := e.cfg
-	evilCfg.VendorKeys = format.NewKeySet(evil.Public())
+	evilCfg, evil := e.foreign()
 	big := func(r *format.Response) {
 		r.Features = []string{"dataflow", "subflow", "workflow"}
 		r.Limits.Clients = 9
@@ -87,9 +85,7 @@ func TestForeignLicenceIDCannotOverwrite(t *testing.T) {
 // for it verifies.
 func TestForeignKeyCannotWindTimeBack(t *testing.T) {
 	e := newEnv(t)
-	evil := fixtureKey(t, "other")
-	evilCfg := e.cfg
-	evilCfg.VendorKeys = format.NewKeySet(evil.Public())
+	evilCfg, evil := e.foreign()
 	end := format.NewTime(t0.AddDate(0, 1, 0))
 	e.with(e.cfg, func(s *Store) { e.importUntil(s, end) })
 	e.clock.Set(t0.AddDate(0, 2, 0)) // the licence has expired

@@ -111,9 +111,7 @@ func TestR2CorrectionComparesWithWrongLicence(t *testing.T) {
 // again, and no later genuine recovery can undo it.
 func TestR2ForeignFixUndoesGenuineRecovery(t *testing.T) {
 	e := newEnv(t)
-	evil := fixtureKey(t, "other")
-	evilCfg := e.cfg
-	evilCfg.VendorKeys = format.NewKeySet(evil.Public())
+	evilCfg, evil := e.foreign()
 	end := format.NewTime(t0.AddDate(1, 0, 0))
 	until := func(r *format.Response) { r.NotAfter = &end }
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // Fault injection with the real binaries (issue 6, "Faults", and the

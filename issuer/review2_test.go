@@ -141,13 +141,7 @@ func TestRevokedLicenceNotFreedByItsReceipt(t *testing.T) {
 // licence unrevoked, and the ledger said neither that --force was used nor
 // that the old licence stayed valid.
 func TestForcedPastFullListRecorded(t *testing.T) {
-	d, c := newDesk(t)
-	key := oneKey(t, d, KeyOptions{})
-	first, err := d.Sign(newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fillRevoked(t, d, format.MaxRevoked-RevocationReserve, "OTHER-KEY", false, 2)
+	d, c, key, first := activatedBeforeFullList(t)
 	s, err := d.SignWith(newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now()), SignOptions{Force: true})
 	if err != nil || s.Unrevoked != first.LicenseID {
 		t.Fatalf("forced: %+v %v", s, err)

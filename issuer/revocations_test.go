@@ -172,6 +172,21 @@ func TestClockAheadRequest(t *testing.T) {
 	}
 }
 
+// activatedBeforeFullList returns a desk with one key activated once,
+// whose revocation list the operator's own revocations then filled up to
+// the reserve: a reinstall of that activation must be forced.
+func activatedBeforeFullList(t *testing.T) (*Desk, *clock, string, *Signed) {
+	t.Helper()
+	d, c := newDesk(t)
+	key := oneKey(t, d, KeyOptions{})
+	first, err := d.Sign(newHost(t, "m", "mac", "disk").request(t, key, "9.1.0", c.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillRevoked(t, d, format.MaxRevoked-RevocationReserve, "OTHER-KEY", false, 2)
+	return d, c, key, first
+}
+
 // fillRevoked writes n live index entries (as if revoked), of product key
 // key and automatic when auto.
 func fillRevoked(t *testing.T, d *Desk, n int, key string, auto bool, tag byte) {
@@ -219,13 +234,7 @@ func TestRevocationRoomPerKeyAndReserve(t *testing.T) {
 
 	// The operator's own revocations fill the list up to the reserve:
 	// reinstalls stop there, the operator does not.
-	d2, c2 := newDesk(t)
-	key2 := oneKey(t, d2, KeyOptions{})
-	first, err := d2.Sign(newHost(t, "m", "mac", "disk").request(t, key2, "9.1.0", c2.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fillRevoked(t, d2, format.MaxRevoked-RevocationReserve, "OTHER-KEY", false, 2)
+	d2, c2, key2, first := activatedBeforeFullList(t)
 	req2 := newHost(t, "m", "mac", "disk").request(t, key2, "9.1.0", c2.Now())
 	if _, err := d2.Sign(req2); !errors.Is(err, ErrTooManyRevoked) || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("a reinstall into the reserve: %v", err)

@@ -1,7 +1,5 @@
-// Command benchcmp measures airlock's tools as whole processes against
-// GnuPG on the same machine, in the same run, and prints one table of
-// ratios (make bench). Ratios, not absolute times: the machines this runs
-// on are shared and noisy, and both sides of each ratio share the noise.
+//go:build linux
+
 package main
 
 import (
@@ -243,7 +241,7 @@ func serverPeakRSS(e *env) (int64, error) {
 	}
 	c.Process.Signal(os.Interrupt)
 	c.Wait()
-	return c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss, nil
+	return int64(c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss), nil
 }
 
 // diskUse returns the blocks used by a directory tree and its apparent size.

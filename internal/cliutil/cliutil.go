@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 )
 
 // Exit codes of both tools (DESIGN.md, "CLI contract").
@@ -357,17 +356,6 @@ func Commands(cmds ...*cli.Command) []*cli.Command {
 		cmds = append(cmds, docsCommand())
 	}
 	return cmds
-}
-
-// SyncFS flushes the filesystem holding path to disk: one sync after
-// writing many files, instead of one each.
-func SyncFS(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }
 
 // WriteJSON writes v as indented JSON.

@@ -1,15 +1,14 @@
 package cliutil
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"unsafe"
+
+	"golang.org/x/term"
 )
 
 // MaxPassphraseFile bounds a passphrase file.
@@ -33,6 +32,8 @@ func Passphrase(file, prompt string, confirm bool) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("passphrase file: %v", err)
 		}
+		// Editors on Windows start a file with a byte-order mark.
+		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 		line, _, _ := bytes.Cut(b, []byte("\n"))
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
@@ -40,16 +41,17 @@ func Passphrase(file, prompt string, confirm bool) ([]byte, error) {
 		}
 		return line, nil
 	}
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	in, out, err := openTerminal()
 	if err != nil {
 		return nil, errors.New("no passphrase: give --passphrase-file (or ISSUER_PASSPHRASE_FILE), or run on a terminal")
 	}
-	defer tty.Close()
-	p, err := ask(tty, prompt)
+	defer in.Close()
+	defer out.Close()
+	p, err := ask(in, out, prompt)
 	if err != nil || !confirm {
 		return p, err
 	}
-	again, err := ask(tty, "again: ")
+	again, err := ask(in, out, "again: ")
 	if err != nil {
 		return nil, err
 	}
@@ -60,19 +62,13 @@ func Passphrase(file, prompt string, confirm bool) ([]byte, error) {
 }
 
 // ask reads one line from the terminal with echo off.
-func ask(tty *os.File, prompt string) ([]byte, error) {
-	fd := tty.Fd()
-	var old syscall.Termios
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCGETS, uintptr(unsafe.Pointer(&old))); e != 0 {
-		return nil, fmt.Errorf("terminal: %v", e)
+func ask(in, out *os.File, prompt string) ([]byte, error) {
+	fd := int(in.Fd())
+	old, err := term.GetState(fd)
+	if err != nil {
+		return nil, fmt.Errorf("terminal: %v", err)
 	}
-	noEcho := old
-	noEcho.Lflag &^= syscall.ECHO
-	noEcho.Lflag |= syscall.ICANON | syscall.ISIG
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&noEcho))); e != 0 {
-		return nil, fmt.Errorf("terminal: %v", e)
-	}
-	restore := func() { syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCSETS, uintptr(unsafe.Pointer(&old))) }
+	restore := func() { term.Restore(fd, old) }
 	defer restore()
 	// Ctrl-C at the prompt must not leave the terminal without echo.
 	sig := make(chan os.Signal, 1)
@@ -80,20 +76,20 @@ func ask(tty *os.File, prompt string) ([]byte, error) {
 	go func() {
 		if _, ok := <-sig; ok {
 			restore()
-			fmt.Fprintln(tty)
+			fmt.Fprintln(out)
 			os.Exit(130)
 		}
 	}()
 	defer func() { signal.Stop(sig); close(sig) }()
-	fmt.Fprint(tty, prompt)
-	line, err := bufio.NewReader(tty).ReadString('\n')
-	fmt.Fprintln(tty)
+	fmt.Fprint(out, prompt)
+	line, err := term.ReadPassword(fd)
+	fmt.Fprintln(out)
 	if err != nil {
 		return nil, fmt.Errorf("terminal: %v", err)
 	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
+	line = bytes.TrimRight(line, "\r\n")
+	if len(line) == 0 {
 		return nil, errors.New("empty passphrase")
 	}
-	return []byte(line), nil
+	return line, nil
 }

@@ -285,32 +285,6 @@ func (d *DB) Close() error {
 	return err
 }
 
-// keepOwner gives every file in the store to the directory's owner when
-// root wrote them. The licensed product usually runs as a service account
-// that owns the directory, while the admin runs activator as root (to read
-// root-only identifiers): without this, files that Badger created (mode
-// 0600) would lock the service out of its own licence.
-func keepOwner(dir string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(dir, &st); err != nil || st.Uid == 0 {
-		return nil
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("store %s: %v", dir, err)
-	}
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if err := os.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
-			return fmt.Errorf("store %s: give %s to the directory's owner: %v", dir, e.Name(), err)
-		}
-	}
-	return nil
-}
-
 // Update runs fn in one read-write transaction, after checking free space,
 // and bumps the generation file so that running servers reload.
 func (d *DB) Update(fn func(txn *badger.Txn) error) error {
@@ -328,11 +302,11 @@ func (d *DB) Update(fn func(txn *badger.Txn) error) error {
 }
 
 func checkFreeSpace(dir string) error {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return fmt.Errorf("store %s: %v", dir, err)
+	free, err := freeBytes(dir)
+	if err != nil {
+		return err
 	}
-	if free := st.Bavail * uint64(st.Bsize); free < minFreeBytes {
+	if free < minFreeBytes {
 		return fmt.Errorf("%w: %s has %d KiB free, airlock needs %d MiB to write safely; free some space and retry",
 			ErrDiskFull, dir, free>>10, minFreeBytes>>20)
 	}
