@@ -209,40 +209,17 @@ func joinInts(v []int) string {
 
 // recordTime keeps the highest time seen current when it lags the clock by
 // more than every, so that a clock wound back is noticed even on a host
-// that only reads (status, the running product). It reports false when a
-// record was due but could not be written (a read-only store).
-func recordTime(d *kv.DB, st *storeState, now time.Time, every time.Duration) bool {
-	if now.Sub(st.maxTime) < every {
-		return true
-	}
-	if d.Update(func(txn *badger.Txn) error { return setMaxTime(txn, st, now) }) != nil {
-		return false
-	}
-	st.maxTime = now
-	return true
-}
-
-// writeTimeSeen opens the store for writing just long enough to record now
-// as the highest time seen, if it is later. Failures are ignored: the
-// record only helps later checks.
-func writeTimeSeen(cfg *Config, now time.Time, wait time.Duration) {
-	d, err := kv.Open(cfg.Dir, false, wait, cfg.logger(), cfg.command())
-	if err != nil {
+// that only reads (status, the running product): in Badger for a store
+// open for writing, in the time file otherwise.
+func recordTime(d *kv.DB, st *storeState, now time.Time, every time.Duration) {
+	if d.ReadOnly() {
+		recordTimeSeen(d.Dir, st, now, every)
 		return
 	}
-	defer d.Close()
-	d.Update(func(txn *badger.Txn) error {
-		v, err := get(txn, keyMaxTime)
-		if err != nil {
-			return err
-		}
-		var st storeState
-		st.maxTime, _, _ = parseMaxTime(v)
-		seq, err := get(txn, keyRequestSeq)
-		if err != nil {
-			return err
-		}
-		st.reqSeq, _ = strconv.ParseUint(string(seq), 10, 64)
-		return setMaxTime(txn, &st, now)
-	})
+	if now.Sub(st.maxTime) < every {
+		return
+	}
+	if d.Update(func(txn *badger.Txn) error { return setMaxTime(txn, st, now) }) == nil {
+		st.maxTime = now
+	}
 }

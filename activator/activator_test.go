@@ -785,8 +785,8 @@ func BenchmarkOpenHistory(b *testing.B) {
 	}
 }
 
-// A read-only store (activator status, check) records the time it saw when
-// it closes.
+// A read-only store (activator status, check) records the time it saw (in
+// the time file).
 func TestReadOnlyStatusRecordsTime(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()

@@ -21,9 +21,6 @@ import (
 type Store struct {
 	cfg Config
 	db  *kv.DB
-	// timeDue is a time seen that a read-only store could not record;
-	// Close records it through a short write.
-	timeDue time.Time
 }
 
 // OpenStore opens the store for a command. With create set (a request), a
@@ -41,7 +38,8 @@ func OpenStore(cfg Config, create bool) (*Store, error) {
 
 // OpenStoreReadOnly opens the store for Status alone, cheaply and shared
 // with other readers (activator status, check). Writes through it fail;
-// Close records the time Status saw, through a short write of its own.
+// Status records the time it saw in the time file (timeseen.go), never in
+// Badger.
 func OpenStoreReadOnly(cfg Config) (*Store, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -53,22 +51,15 @@ func OpenStoreReadOnly(cfg Config) (*Store, error) {
 	return &Store{cfg: cfg, db: d}, nil
 }
 
-// Close releases the store, and records the time Status saw if the store
-// was opened read-only.
-func (s *Store) Close() error {
-	err := s.db.Close()
-	if !s.timeDue.IsZero() {
-		writeTimeSeen(&s.cfg, s.timeDue, time.Second)
-	}
-	return err
-}
+// Close releases the store.
+func (s *Store) Close() error { return s.db.Close() }
 
 // state reads everything (what an import needs).
 func (s *Store) state() (*storeState, error) {
 	var st *storeState
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		st, err = loadState(txn, true)
+		st, err = loadState(txn, s.cfg.Dir, true)
 		return err
 	})
 	if err != nil {
@@ -85,7 +76,7 @@ func (s *Store) Status() (*Snapshot, error) {
 	host := s.cfg.host()
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		if st, err = loadState(txn, false); err != nil {
+		if st, err = loadState(txn, s.cfg.Dir, false); err != nil {
 			return err
 		}
 		defer st.withFetch(txn)()
@@ -95,9 +86,7 @@ func (s *Store) Status() (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: read %s: %v", ErrStoreDamaged, s.cfg.Dir, err)
 	}
-	if now := s.cfg.now(); !recordTime(s.db, st, now, time.Minute) {
-		s.timeDue = now
-	}
+	recordTime(s.db, st, s.cfg.now(), time.Minute)
 	return snap, nil
 }
 

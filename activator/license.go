@@ -92,7 +92,7 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	host := l.cfg.host()
 	err = d.View(func(txn *badger.Txn) error {
 		var err error
-		if st, err = loadState(txn, false); err != nil {
+		if st, err = loadState(txn, l.cfg.Dir, false); err != nil {
 			return err
 		}
 		// The responses read now stay in st, for judging it again later
@@ -102,8 +102,8 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 		return st.damaged(l.cfg.Dir)
 	})
 	d.Close()
-	if err == nil && now.Sub(st.maxTime) >= time.Hour {
-		writeTimeSeen(&l.cfg, now, wait) // hourly, through a short write
+	if err == nil {
+		recordTimeSeen(l.cfg.Dir, st, now, time.Minute)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err)

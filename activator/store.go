@@ -48,7 +48,8 @@ var (
 //	                         receipt, and the requests it ended
 //	revocations/<signer>     the newest revocation list of each signing key
 //	maxtime                  the highest time seen, Unix seconds (decimal)
-//	audit/<unix nanos>       one JSON line per import, refusal, deactivation
+//	audit/<unix nanos>       one JSON line per import, refusal, deactivation;
+//	                         the newest maxAudit only
 //
 // None of it is trusted: every load re-verifies the signed artifacts, and
 // the records beside them (order, deactivation) can only end a licence,
@@ -91,14 +92,44 @@ type auditEntry struct {
 	Detail  string    `json:"detail,omitempty"`
 }
 
-// audit appends an entry. Keys sort by the wall clock (not the trusted
-// time, which stands still while the clock is behind), with a random
-// suffix so that entries of the same instant do not overwrite each other.
+// maxAudit bounds the audit log: a host that refuses an import every
+// minute for years must not grow its store without bound (issue 12). The
+// oldest entries go first; the log is for diagnosis, and nothing is
+// decided from it.
+const maxAudit = 1000
+
+// audit appends an entry, and drops the oldest beyond maxAudit. Keys sort
+// by the wall clock (not the trusted time, which stands still while the
+// clock is behind), with a random suffix so that entries of the same
+// instant do not overwrite each other.
 func audit(txn *badger.Txn, e auditEntry) error {
 	b, _ := json.Marshal(e)
 	var r [4]byte
 	rand.Read(r[:])
-	return txn.Set([]byte(fmt.Sprintf("%s%020d-%x", prefixAudit, time.Now().UnixNano(), r)), b)
+	if err := txn.Set([]byte(fmt.Sprintf("%s%020d-%x", prefixAudit, time.Now().UnixNano(), r)), b); err != nil {
+		return err
+	}
+	return trimAudit(txn, maxAudit)
+}
+
+// trimAudit deletes the oldest audit entries beyond keep.
+func trimAudit(txn *badger.Txn, keep int) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixAudit), Reverse: true})
+	defer it.Close()
+	var old [][]byte
+	n := 0
+	// A reverse iterator starts at the last key up to its seek key.
+	for it.Seek([]byte(prefixAudit + "\xff")); it.Valid(); it.Next() {
+		if n++; n > keep {
+			old = append(old, it.Item().KeyCopy(nil))
+		}
+	}
+	for _, k := range old {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nextSeq increments the counter at key and returns its new value.

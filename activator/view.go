@@ -1,6 +1,7 @@
 package activator
 
 import (
+	"errors"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -39,6 +40,10 @@ type storeState struct {
 	// import decided it.
 	maxTime    time.Time
 	rawMaxTime time.Time // maxTime as stored, before applyTimeFixes
+	// maxTimeVersion is the Badger version of the maxtime key (0: none):
+	// every write of it has a new one, which ends a time file written
+	// before (see timeseen.go).
+	maxTimeVersion uint64
 	maxTimeSeq uint64
 	lowerTo    time.Time
 	full       bool
@@ -102,12 +107,25 @@ func (st *storeState) withFetch(txn *badger.Txn) func() {
 	return func() { st.fetch = nil }
 }
 
+// getVersion is get, with the version of the key's value (0 if absent).
+func getVersion(txn *badger.Txn, key string) ([]byte, uint64, error) {
+	item, err := txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := item.ValueCopy(nil)
+	return v, item.Version(), err
+}
+
 // loadState reads the store. Evaluating the licence needs the order of
 // imports and, read on demand (withFetch), the newest licences' responses
 // and whether they were deactivated; full also reads every request, every
 // response and every deactivation record, as an import does, so that a
 // long history does not slow a product's start.
-func loadState(txn *badger.Txn, full bool) (*storeState, error) {
+func loadState(txn *badger.Txn, dir string, full bool) (*storeState, error) {
 	st := &storeState{
 		requests: map[format.ID][]byte{}, reqOrder: map[format.ID]uint64{}, responses: map[format.ID][]byte{},
 		deactivated: map[format.ID]*deactRecord{}, revocations: map[string][]byte{}, timeFixes: map[format.ID]timeFix{}, full: full,
@@ -121,9 +139,10 @@ func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 		return nil, err
 	}
 	st.reqSeq, _ = strconv.ParseUint(string(v), 10, 64)
-	if v, err := get(txn, keyMaxTime); err != nil {
+	if v, version, err := getVersion(txn, keyMaxTime); err != nil {
 		return nil, err
 	} else if v != nil {
+		st.maxTimeVersion = version
 		var ok bool
 		st.maxTime, st.maxTimeSeq, ok = parseMaxTime(v)
 		if !ok {
@@ -133,6 +152,7 @@ func loadState(txn *badger.Txn, full bool) (*storeState, error) {
 		}
 		st.rawMaxTime = st.maxTime
 	}
+	st.foldTimeSeen(dir)
 	scans := []struct {
 		prefix string
 		fn     func(k string, v []byte)

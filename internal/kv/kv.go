@@ -108,7 +108,8 @@ func hostOptions(dir string, log *slog.Logger) badger.Options {
 		WithChecksumVerificationMode(options.OnTableAndBlockRead).
 		WithVerifyValueChecksum(true).
 		WithMetricsEnabled(false).
-		WithNumGoroutines(2)
+		WithNumGoroutines(2).
+		WithCompactL0OnClose(true)
 }
 
 // badgerLogger routes Badger's messages to the tool's logger (never to
@@ -263,6 +264,9 @@ func openCopy(dir string, log *slog.Logger, cause error) (*DB, error) {
 	}
 	return &DB{Dir: dir, B: bdb, readOnly: true, copyDir: tmp}, nil
 }
+
+// ReadOnly reports whether the store was opened for reading only.
+func (d *DB) ReadOnly() bool { return d.readOnly }
 
 // Close releases the store.
 func (d *DB) Close() error {
