@@ -1,8 +1,8 @@
 package activator
 
 import (
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -44,9 +44,9 @@ type storeState struct {
 	// every write of it has a new one, which ends a time file written
 	// before (see timeseen.go).
 	maxTimeVersion uint64
-	maxTimeSeq uint64
-	lowerTo    time.Time
-	full       bool
+	maxTimeSeq     uint64
+	lowerTo        time.Time
+	full           bool
 
 	fetch      func(key string) ([]byte, error)
 	fetchErr   error // a read on demand that failed: the store is damaged
