@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: all build cross test demo fuzz bench vectors lint docs sample-data stress
+.PHONY: all build cross test demo soak fuzz bench vectors lint docs sample-data stress
 
 all: build test
 
@@ -32,6 +32,12 @@ fuzz:
 # The fault-injection tests with many more runs (kill -9 at random moments).
 stress:
 	AIRLOCK_STRESS=1 $(GO) test -count=1 -timeout 60m ./e2e -run 'Kill|Concurrent' -v
+
+# Years of commands on a host store and a desk ledger (AIRLOCK_SOAK each,
+# default 100,000): files, bytes and status time bounded (BENCHMARKS.md).
+AIRLOCK_SOAK ?= 100000
+soak:
+	AIRLOCK_SOAK=$(AIRLOCK_SOAK) $(GO) test -count=1 -timeout 120m -run '^TestSoak' -v ./activator ./issuer | grep -v '^=== '
 
 # Go benchmarks, then airlock against GnuPG as whole processes on this machine (BENCHMARKS.md).
 bench:

@@ -3,6 +3,7 @@ package activator
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -642,7 +643,8 @@ func TestHookReentry(t *testing.T) {
 	lic.Close() // twice is harmless
 }
 
-// Audit entries made while the trusted time stands still are all kept.
+// Audit entries made while the trusted time stands still are all kept;
+// the same refusal repeated is counted in one entry.
 func TestAuditKeepsEveryEntry(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
@@ -650,12 +652,21 @@ func TestAuditKeepsEveryEntry(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		s.Import([]byte("garbage"), ImportOptions{})
 	}
-	n := 0
+	for i := 0; i < 3; i++ {
+		s.db.Update(func(txn *badger.Txn) error {
+			return audit(txn, auditEntry{Time: e.clock.Now(), Event: "refused", Detail: fmt.Sprint("refusal ", i)})
+		})
+	}
+	var entries []auditEntry
 	s.db.View(func(txn *badger.Txn) error {
-		return scan(txn, prefixAudit, func(string, []byte) error { n++; return nil })
+		return scan(txn, prefixAudit, func(_ string, v []byte) error {
+			var a auditEntry
+			entries = append(entries, a)
+			return json.Unmarshal(v, &entries[len(entries)-1])
+		})
 	})
-	if n != 6 {
-		t.Fatalf("%d audit entries, want 6", n)
+	if len(entries) != 5 || entries[1].Repeats != 4 || entries[4].Detail != "refusal 2" {
+		t.Fatalf("audit entries: %+v", entries)
 	}
 }
 

@@ -90,19 +90,31 @@ type auditEntry struct {
 	Event   string    `json:"event"` // request, import, refused, deactivate, receipt, revocations
 	License string    `json:"license_id,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
+	// Repeats counts the same event seen again after Time (the same
+	// refusal, retried by a script), the last at Last.
+	Repeats int        `json:"repeats,omitempty"`
+	Last    *time.Time `json:"last,omitempty"`
 }
 
 // maxAudit bounds the audit log: a host that refuses an import every
 // minute for years must not grow its store without bound (issue 12). The
 // oldest entries go first; the log is for diagnosis, and nothing is
 // decided from it.
-const maxAudit = 1000
+const maxAudit = 256
 
 // audit appends an entry, and drops the oldest beyond maxAudit. Keys sort
 // by the wall clock (not the trusted time, which stands still while the
 // clock is behind), with a random suffix so that entries of the same
-// instant do not overwrite each other.
+// instant do not overwrite each other. An entry that repeats the newest
+// one (the same refusal, retried) is counted in it instead.
 func audit(txn *badger.Txn, e auditEntry) error {
+	if key, last, ok := newestAudit(txn); ok && last.Event == e.Event && last.License == e.License && last.Detail == e.Detail {
+		last.Repeats++
+		t := e.Time
+		last.Last = &t
+		b, _ := json.Marshal(last)
+		return txn.Set(key, b)
+	}
 	b, _ := json.Marshal(e)
 	var r [4]byte
 	rand.Read(r[:])
@@ -110,6 +122,22 @@ func audit(txn *badger.Txn, e auditEntry) error {
 		return err
 	}
 	return trimAudit(txn, maxAudit)
+}
+
+// newestAudit returns the newest audit entry and its key.
+func newestAudit(txn *badger.Txn) ([]byte, auditEntry, bool) {
+	var e auditEntry
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixAudit), Reverse: true, PrefetchValues: false})
+	defer it.Close()
+	it.Seek([]byte(prefixAudit + "\xff"))
+	if !it.Valid() {
+		return nil, e, false
+	}
+	v, err := it.Item().ValueCopy(nil)
+	if err != nil || json.Unmarshal(v, &e) != nil {
+		return nil, e, false
+	}
+	return it.Item().KeyCopy(nil), e, true
 }
 
 // trimAudit deletes the oldest audit entries beyond keep.

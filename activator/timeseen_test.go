@@ -2,6 +2,7 @@ package activator
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -147,7 +148,8 @@ func flipByte(b []byte, i int) []byte {
 }
 
 // A refused import every minute for years: the audit log keeps the newest
-// maxAudit entries, not every one.
+// maxAudit entries, not every one, and counts a refusal retried in the
+// entry it repeats.
 func TestAuditLogBounded(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
@@ -156,8 +158,12 @@ func TestAuditLogBounded(t *testing.T) {
 	foreign := other.respond(other.request(other.store()).Binary, nil)
 	for i := range maxAudit + 50 {
 		e.clock.Set(t0.Add(time.Duration(i) * time.Minute))
-		if _, err := s.Import(foreign, ImportOptions{}); err == nil {
-			t.Fatal("another host's response imported")
+		// Refusals that differ each time (as many kinds of bad input would).
+		err := s.db.Update(func(txn *badger.Txn) error {
+			return audit(txn, auditEntry{Time: e.clock.Now(), Event: "refused", Detail: fmt.Sprintf("refusal %d", i)})
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 	var n int
@@ -173,5 +179,19 @@ func TestAuditLogBounded(t *testing.T) {
 	}
 	if n != maxAudit || last.Event != "refused" || !last.Time.Equal(e.clock.Now()) {
 		t.Fatalf("%d audit entries, the newest %+v", n, last)
+	}
+	for range 3 {
+		e.clock.Set(e.clock.Now().Add(time.Minute))
+		s.Import(foreign, ImportOptions{})
+	}
+	n = 0
+	s.db.View(func(txn *badger.Txn) error {
+		return kv.Scan(txn, prefixAudit, func(_ string, v []byte) error {
+			n++
+			return json.Unmarshal(v, &last)
+		})
+	})
+	if n != maxAudit || last.Repeats != 2 || last.Last == nil || !last.Last.Equal(e.clock.Now()) {
+		t.Fatalf("a refusal retried 3 times: %d entries, the newest %+v", n, last)
 	}
 }

@@ -96,7 +96,12 @@ func hostOptions(dir string, log *slog.Logger) badger.Options {
 		WithMemTableSize(1 << 20).
 		WithNumMemtables(1).
 		WithValueLogFileSize(1 << 20).
-		WithValueThreshold(1 << 10).
+		// Every value in the tables, none in the value log: short-lived
+		// writers start a value-log file each time and nothing collects
+		// old ones, so a store that kept responses there grew a file per
+		// import (and the ledger one per signature). Artifacts are at most
+		// 128 KiB armored (format.MaxEncodedSize).
+		WithValueThreshold(128 << 10).
 		WithBaseTableSize(256 << 10).
 		WithBaseLevelSize(1 << 20).
 		WithNumLevelZeroTables(2).
@@ -132,6 +137,7 @@ type DB struct {
 	B        *badger.DB
 	readOnly bool
 	copyDir  string // a temporary repaired copy that B reads (see openCopy)
+	log      *slog.Logger
 }
 
 // Open opens (creating if asked) the store for reading and writing,
@@ -184,7 +190,7 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 		}
 		if err == nil {
 			writeOwner(dir, command)
-			return &DB{Dir: dir, B: bdb}, nil
+			return &DB{Dir: dir, B: bdb, log: log}, nil
 		}
 		if isNoSpace(err) {
 			return nil, fmt.Errorf("%w: %s: the disk is full; free some space and retry", ErrDiskFull, dir)
@@ -282,6 +288,9 @@ func (d *DB) Close() error {
 	err := d.B.Close()
 	if err == nil {
 		writeTablePrints(d.Dir)
+		if cerr := compactManifest(d.Dir); cerr != nil && d.log != nil {
+			d.log.Warn("store: MANIFEST not rewritten", "dir", d.Dir, "err", cerr)
+		}
 	}
 	if cerr := keepOwner(d.Dir); err == nil {
 		err = cerr
