@@ -173,7 +173,7 @@ func (t *tool) app() *ucli.App {
 Exit codes: 0 success; 1 refused or failed; 2 bad usage; 3 (status, check) not active or not enabled.`,
 		Flags: flags,
 		Commands: cliutil.Commands(
-			t.fingerprintCommand(), t.requestCommand(), t.importCommand(), t.statusCommand(), t.checkCommand(), t.deactivateCommand(), t.receiptCommand(),
+			t.fingerprintCommand(), t.requestCommand(), t.importCommand(), t.statusCommand(), t.checkCommand(), t.deactivateCommand(), t.receiptCommand(), t.backupCommand(), t.restoreCommand(),
 		),
 	}
 }
