@@ -1,0 +1,223 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestKillEveryWriter (issue 12, part 4) kills every command that writes,
+// on the host and at the desk, at random moments of its run (calibrated by
+// one uninterrupted run), and then checks that nothing already stored was
+// lost and that the next command works: the store or ledger opens, what the
+// command wrote is either whole or absent, and running it again (or the
+// step after it) succeeds.
+func TestKillEveryWriter(t *testing.T) {
+	rounds := 6
+	if stress() {
+		rounds = 40
+	}
+	rng := faultRand(t)
+	w := newWorld(t)
+	w.initDesk()
+	key := w.newKey(100000, "dataflow,workflow")
+	w.activate(key, "base")
+
+	type killCase struct {
+		name    string
+		prepare func(i int) []string                     // the command to kill
+		check   func(i int, killed bool, args []string) // after it ended or was killed
+	}
+	keysListed := func(when string) int {
+		p := w.run("issuer", "keys", "list")
+		if p.code != 0 {
+			t.Fatalf("%s: issuer keys list: %s", when, p)
+		}
+		return strings.Count(p.stdout.String(), "\n")
+	}
+	cases := []killCase{{
+		name: "activator request",
+		prepare: func(i int) []string {
+			return []string{"activator", "request", "--name", "Ada Admin", "--org", "Example Bank", "--product-key", key, "-o", fmt.Sprintf("kreq%03d.req", i)}
+		},
+		check: func(i int, killed bool, args []string) {
+			when := fmt.Sprintf("request %d (killed %v)", i, killed)
+			w.activeLicence(when)
+			if f := filepath.Join(w.root, args[len(args)-1]); exists(f) {
+				// Whole, or not there: the desk reads it.
+				w.mustWhen(when+": the request written", "issuer", "inspect", f)
+			} else if !killed {
+				t.Fatalf("%s: ended without writing %s", when, f)
+			}
+			w.request(key, fmt.Sprintf("kreq%03d-again.req", i))
+		},
+	}, {
+		name: "activator deactivate",
+		prepare: func(i int) []string {
+			w.activate(key, fmt.Sprintf("kdeact%03d", i))
+			return []string{"activator", "deactivate", "-o", fmt.Sprintf("kdeact%03d.deact", i)}
+		},
+		check: func(i int, killed bool, args []string) {
+			when := fmt.Sprintf("deactivate %d (killed %v)", i, killed)
+			id := licenceID(t, filepath.Join(w.root, fmt.Sprintf("kdeact%03d.lic", i)))
+			st, _ := w.status(when)
+			receipt := fmt.Sprintf("kdeact%03d-receipt.deact", i)
+			if len(st.active()) == 1 && st.active()[0] == id {
+				if !killed {
+					t.Fatalf("%s: reported success, but licence %s is still active", when, id)
+				}
+				w.mustWhen(when+": deactivate again", "activator", "deactivate", "-o", receipt)
+			} else {
+				// Deactivated: the store keeps the receipt, and the desk takes it.
+				w.mustWhen(when+": the receipt again", "activator", "receipt", id, "-o", receipt)
+			}
+			// --force: the rounds move one key more often than its transfers allow.
+			w.mustWhen(when+": the desk frees the activation", "issuer", "deactivate", "--force", receipt)
+		},
+	}, {
+		name: "activator import (revocation list)",
+		prepare: func(i int) []string {
+			// A reinstall on this machine: the desk revokes the licence it
+			// replaces, so each round's list is new.
+			w.activate(key, fmt.Sprintf("krev%03d", i))
+			file := fmt.Sprintf("krev%03d.rev", i)
+			w.must("issuer", "revocations", "-o", file)
+			return []string{"activator", "import", file}
+		},
+		check: func(i int, killed bool, args []string) {
+			when := fmt.Sprintf("revocation list %d (killed %v)", i, killed)
+			w.activeLicence(when)
+			w.mustWhen(when+": import again", args[0], args[1:]...)
+		},
+	}, {
+		name: "activator receipt (of a replaced licence)",
+		prepare: func(i int) []string {
+			old := w.activeLicence(fmt.Sprintf("receipt %d", i))
+			w.activate(key, fmt.Sprintf("krcpt%03d", i)) // replaces old
+			return []string{"activator", "receipt", old, "-o", fmt.Sprintf("krcpt%03d.deact", i)}
+		},
+		check: func(i int, killed bool, args []string) {
+			when := fmt.Sprintf("receipt %d (killed %v)", i, killed)
+			w.activeLicence(when)
+			again := fmt.Sprintf("krcpt%03d-again.deact", i)
+			w.mustWhen(when+": the receipt again", "activator", "receipt", args[2], "-o", again)
+			p := w.run("issuer", "deactivate", "--force", again)
+			if p.code != 0 && !strings.Contains(p.stderr.String(), "already") {
+				t.Fatalf("%s: the desk takes the receipt: %s", when, p)
+			}
+		},
+	}, {
+		name: "issuer revocations",
+		prepare: func(i int) []string {
+			return []string{"issuer", "revocations", "-o", fmt.Sprintf("kexp%03d.rev", i)}
+		},
+		check: func(i int, killed bool, args []string) {
+			when := fmt.Sprintf("revocations %d (killed %v)", i, killed)
+			out := fmt.Sprintf("kexp%03d-again.rev", i)
+			w.mustWhen(when+": export again", "issuer", "revocations", "-o", out)
+			w.mustWhen(when+": the host imports it", "activator", "import", out)
+		},
+	}, {
+		name: "issuer keys create",
+		prepare: func(i int) []string {
+			return []string{"issuer", "keys", "create", "--product", "astera", "--version", "9", "--features", "dataflow",
+				"--clients", "1", "--count", "5"}
+		},
+		check: func(i int, killed bool, args []string) {
+			when := fmt.Sprintf("keys create %d (killed %v)", i, killed)
+			before := keysListed(when)
+			w.mustWhen(when+": create again", args[0], args[1:]...)
+			if after := keysListed(when); after != before+5 {
+				t.Fatalf("%s: keys list shows %d lines after creating 5 more, %d before", when, after, before)
+			}
+		},
+	}, {
+		name: "issuer deactivate",
+		prepare: func(i int) []string {
+			w.activate(key, fmt.Sprintf("kideact%03d", i))
+			file := fmt.Sprintf("kideact%03d.deact", i)
+			w.must("activator", "deactivate", "-o", file)
+			return []string{"issuer", "deactivate", "--force", file}
+		},
+		check: func(i int, killed bool, args []string) {
+			when := fmt.Sprintf("issuer deactivate %d (killed %v)", i, killed)
+			keysListed(when)
+			p := w.run(args[0], args[1:]...)
+			if p.code != 0 && !strings.Contains(p.stderr.String(), "already") {
+				t.Fatalf("%s: deactivate again: %s", when, p)
+			}
+		},
+	}, {
+		name: "issuer revoke",
+		prepare: func(i int) []string {
+			// The licences the deactivate rounds freed (a revocation of
+			// this machine's licence in force would end its signing).
+			id := licenceID(t, filepath.Join(w.root, fmt.Sprintf("kdeact%03d.lic", i)))
+			return []string{"issuer", "revoke", id, "--reason", "refunded"}
+		},
+		check: func(i int, killed bool, args []string) {
+			when := fmt.Sprintf("issuer revoke %d (killed %v)", i, killed)
+			p := w.run(args[0], args[1:]...)
+			if p.code != 0 && !strings.Contains(p.stderr.String(), "already") {
+				t.Fatalf("%s: revoke again: %s", when, p)
+			}
+			out := fmt.Sprintf("kirev%03d.rev", i)
+			w.mustWhen(when+": the list", "issuer", "revocations", "-o", out)
+			if b, _ := os.ReadFile(filepath.Join(w.root, out)); !strings.Contains(string(b), "BEGIN PGP") {
+				t.Fatalf("%s: the revocation list is not armored", when)
+			}
+		},
+	}}
+	for _, c := range cases {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			parent := w.t
+			w.t = t
+			defer func() { w.t = parent }()
+			args := c.prepare(0)
+			cal := w.mustWhen(c.name+", uninterrupted", args[0], args[1:]...)
+			c.check(0, false, args)
+			window := max(30*time.Millisecond, cal.took*5/4)
+			killed := 0
+			for i := 1; i <= rounds; i++ {
+				args := c.prepare(i)
+				delay := time.Duration(rng.Int64N(int64(window)))
+				p := w.killAfter(delay, args[0], args[1:]...)
+				if !p.killed() && p.code != 0 {
+					t.Fatalf("%s, round %d: ended on its own and failed: %s", c.name, i, p)
+				}
+				if p.killed() {
+					killed++
+				}
+				c.check(i, p.killed(), args)
+			}
+			t.Logf("%s: %d runs killed within %v of the start, %d ended first; every next command worked", c.name, killed, window.Round(time.Millisecond), rounds-killed)
+		})
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// mustWhen runs a program and fails the test, saying when, unless it exits 0.
+func (w *world) mustWhen(when, prog string, args ...string) *proc {
+	w.t.Helper()
+	p := w.run(prog, args...)
+	if p.code != 0 {
+		w.t.Fatalf("%s: %s", when, p)
+	}
+	return p
+}
+
+// requestFile makes a request into file and returns file.
+func (w *world) requestFile(key, file string) string {
+	w.t.Helper()
+	w.request(key, file)
+	return file
+}
