@@ -30,7 +30,7 @@ func TestKillEveryWriter(t *testing.T) {
 
 	type killCase struct {
 		name    string
-		prepare func(i int) []string                     // the command to kill
+		prepare func(i int) []string                    // the command to kill
 		check   func(i int, killed bool, args []string) // after it ended or was killed
 	}
 	keysListed := func(when string) int {
