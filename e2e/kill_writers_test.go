@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -220,4 +221,139 @@ func (w *world) requestFile(key, file string) string {
 	w.t.Helper()
 	w.request(key, file)
 	return file
+}
+
+// ext4Disk is a loop-mounted ext4 filesystem (errors=remount-ro) that a
+// test can make fail: fail has the kernel record a filesystem error, which
+// remounts it read-only at once, as a disk error does; repair unmounts it,
+// runs e2fsck and mounts it again, as an admin would.
+type ext4Disk struct {
+	t          *testing.T
+	img, dir   string
+	loop, name string
+}
+
+func mountExt4(t *testing.T, sizeMiB int) *ext4Disk {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipUnlessCI(t, "a loop-mounted ext4 needs root; run the tests as root to check a read-only remount")
+	}
+	d := &ext4Disk{t: t, img: filepath.Join(t.TempDir(), "disk.img"), dir: filepath.Join(t.TempDir(), "mnt")}
+	os.Mkdir(d.dir, 0o700)
+	if err := os.WriteFile(d.img, nil, 0o600); err != nil || os.Truncate(d.img, int64(sizeMiB)<<20) != nil {
+		t.Fatalf("disk image: %v", err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", d.img).CombinedOutput(); err != nil {
+		skipUnlessCI(t, "mkfs.ext4: %v: %s (install e2fsprogs)", err, out)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", d.img).CombinedOutput()
+	if err != nil {
+		skipUnlessCI(t, "losetup: %v: %s; a read-only remount is not checked", err, out)
+	}
+	d.loop = strings.TrimSpace(string(out))
+	d.name = filepath.Base(d.loop)
+	exec.Command("blockdev", "--setrw", d.loop).Run()
+	t.Cleanup(func() {
+		exec.Command("umount", d.dir).Run()
+		exec.Command("losetup", "-d", d.loop).Run()
+	})
+	d.mount()
+	if _, err := os.Stat(filepath.Join("/sys/fs/ext4", d.name, "trigger_fs_error")); err != nil {
+		// A kernel feature, not a package CI could install: skipped even there.
+		t.Skipf("this kernel has no /sys/fs/ext4/%s/trigger_fs_error; a read-only remount is not checked", d.name)
+	}
+	return d
+}
+
+func (d *ext4Disk) mount() {
+	d.t.Helper()
+	if out, err := exec.Command("mount", "-o", "errors=remount-ro", d.loop, d.dir).CombinedOutput(); err != nil {
+		d.t.Fatalf("mount %s: %v: %s", d.loop, err, out)
+	}
+}
+
+func (d *ext4Disk) fail() {
+	d.t.Helper()
+	if err := os.WriteFile(filepath.Join("/sys/fs/ext4", d.name, "trigger_fs_error"), []byte("airlock test: disk error\n"), 0o200); err != nil {
+		d.t.Fatalf("trigger a filesystem error: %v", err)
+	}
+}
+
+func (d *ext4Disk) repair() {
+	d.t.Helper()
+	if out, err := exec.Command("umount", d.dir).CombinedOutput(); err != nil {
+		d.t.Fatalf("umount %s: %v: %s", d.dir, err, out)
+	}
+	// e2fsck exits 1 when it fixed something; more is a failure.
+	if err := exec.Command("e2fsck", "-fy", d.loop).Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() > 1 {
+			d.t.Fatalf("e2fsck %s: %v", d.loop, err)
+		}
+	}
+	d.mount()
+}
+
+// TestReadOnlyRemountDuringImport has the kernel remount the store's
+// filesystem read-only (a disk error) at random moments of an import: the
+// import either completed or says in one line that the filesystem is
+// read-only (not that the store is damaged); status still reads the store
+// and shows the licence in force before or the new one; and after the
+// admin's repair (e2fsck) nothing the import reported stored is lost and
+// importing again works.
+func TestReadOnlyRemountDuringImport(t *testing.T) {
+	rounds := 5
+	if stress() {
+		rounds = 30
+	}
+	rng := faultRand(t)
+	disk := mountExt4(t, 64)
+	w := newWorld(t)
+	w.host = filepath.Join(disk.dir, "host")
+	w.initDesk()
+	key := w.newKey(1000, "dataflow,workflow")
+	w.activate(key, "ro-base")
+	w.request(key, "ro-cal.req")
+	w.sign("ro-cal.req", "ro-cal.lic")
+	cal := w.must("activator", "import", "ro-cal.lic")
+	active := w.activeLicence("after the calibration import")
+	window := max(40*time.Millisecond, cal.took*5/4)
+	var failed int
+	for i := range rounds {
+		req, lic := fmt.Sprintf("ro%03d.req", i), fmt.Sprintf("ro%03d.lic", i)
+		w.request(key, req)
+		next := w.sign(req, lic)
+		delay := time.Duration(rng.Int64N(int64(window)))
+		p := w.command(childTimeout, "activator", "import", lic)
+		w.startProc(p)
+		time.Sleep(delay)
+		disk.fail()
+		w.wait(p)
+		when := fmt.Sprintf("round %d (disk error after %v; %s active before, %s new)", i, delay, active, next)
+		if p.code != 0 {
+			failed++
+			msg := strings.TrimSpace(p.stderr.String())
+			if strings.Contains(msg, "\n") || strings.Contains(strings.ToLower(msg), "damaged") || !strings.Contains(msg, "read-only") {
+				t.Fatalf("%s: the failed import must say in one line that the filesystem is read-only, not call the store damaged: %s", when, p)
+			}
+		}
+		got := w.activeLicence(when + ", read-only")
+		if got != active && got != next || p.code == 0 && got != next {
+			t.Fatalf("%s: import exit %d, the active licence is %s", when, p.code, got)
+		}
+		disk.repair()
+		got = w.activeLicence(when + ", after e2fsck")
+		if p.code == 0 && got != next {
+			t.Fatalf("%s: the import reported success, but after the repair %s is active", when, got)
+		}
+		if got != next {
+			if r := w.run("activator", "import", lic); r.code != 0 {
+				t.Fatalf("%s: after the repair, the import fails: %s", when, r)
+			}
+		}
+		if got := w.activeLicence(when + ", imported again"); got != next {
+			t.Fatalf("%s: after the repair the active licence is %s, not %s", when, got, next)
+		}
+		active = next
+	}
+	t.Logf("%d imports hit by a disk error: %d failed and were imported again after e2fsck", rounds, failed)
 }

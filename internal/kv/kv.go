@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,6 +32,9 @@ var (
 	ErrDiskFull = errors.New("not enough free disk space")
 	// ErrStoreDamaged: the store cannot be read.
 	ErrStoreDamaged = errors.New("store damaged")
+	// ErrNoAccess: this process may not write (or read) the store: a
+	// read-only filesystem, or files of another user. Nothing is damaged.
+	ErrNoAccess = errors.New("store not accessible")
 )
 
 // Files beside Badger's own in the store directory.
@@ -117,12 +121,16 @@ func hostOptions(dir string, log *slog.Logger) badger.Options {
 		WithCompactL0OnClose(true)
 }
 
-// badgerLogger routes Badger's messages to the tool's logger (never to
-// stdout, which the CLIs keep for their own output).
+// badgerLogger routes Badger's messages to the tool's logger at debug
+// level only (never to stdout, which the CLIs keep for their own output).
+// Badger logs what it then returns as an error, and logs retries that the
+// caller sees as a failed write or close (see closeWriter): at warning
+// level they put lines of Badger's internals on a command's stderr beside
+// its own one-line message (issue 12).
 type badgerLogger struct{ l *slog.Logger }
 
-func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a...) }
-func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a...) }
+func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelDebug, f, a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelDebug, f, a...) }
 func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a...) }
 func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a...) }
 func (b badgerLogger) log(level slog.Level, f string, a ...any) {
@@ -194,6 +202,9 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 		}
 		if isNoSpace(err) {
 			return nil, fmt.Errorf("%w: %s: the disk is full; free some space and retry", ErrDiskFull, dir)
+		}
+		if e := accessError(dir, err); e != nil {
+			return nil, e
 		}
 		if !isLocked(err) {
 			return nil, fmt.Errorf("%w: open %s: %v; keep the directory for diagnosis and ask support", ErrStoreDamaged, dir, err)
@@ -285,7 +296,7 @@ func (d *DB) Close() error {
 		return d.B.Close()
 	}
 	os.Remove(filepath.Join(d.Dir, ownerFile))
-	err := d.B.Close()
+	err := d.closeWriter()
 	if err == nil {
 		writeTablePrints(d.Dir)
 		if cerr := compactManifest(d.Dir); cerr != nil && d.log != nil {
@@ -298,6 +309,31 @@ func (d *DB) Close() error {
 	return err
 }
 
+// closeWriter closes Badger for a writer. On a filesystem that went
+// read-only under it (a disk error), Badger's close retries flushing its
+// memtable for ever; then closeWriter gives up and returns ErrNoAccess,
+// leaving the store as a kill would (every committed write is in the
+// synced log, replayed by the next open): the process must exit.
+func (d *DB) closeWriter() error {
+	done := make(chan error, 1)
+	go func() { done <- d.B.Close() }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			if f, err := os.CreateTemp(d.Dir, ".writable-*"); err == nil {
+				f.Close()
+				os.Remove(f.Name())
+			} else if e := accessError(d.Dir, err); e != nil {
+				return e
+			}
+		}
+	}
+}
+
 // Update runs fn in one read-write transaction, after checking free space,
 // and bumps the generation file so that running servers reload.
 func (d *DB) Update(fn func(txn *badger.Txn) error) error {
@@ -308,6 +344,9 @@ func (d *DB) Update(fn func(txn *badger.Txn) error) error {
 		return err
 	}
 	if err := d.B.Update(fn); err != nil {
+		if e := accessError(d.Dir, err); e != nil {
+			return e
+		}
 		return err
 	}
 	bumpGeneration(d.Dir)
@@ -416,6 +455,21 @@ func ScanKeys(txn *badger.Txn, prefix string, fn func(key string) error) error {
 
 func isLocked(err error) bool {
 	return strings.Contains(err.Error(), "Cannot acquire directory lock")
+}
+
+// accessError tells a store this process may not write from a damaged
+// one: Badger's errors carry the system's text, not its error values.
+func accessError(dir string, err error) error {
+	msg := strings.ToLower(err.Error())
+	switch {
+	case errors.Is(err, syscall.EROFS) || strings.Contains(msg, "read-only file system"):
+		return fmt.Errorf("%w: %s is on a read-only filesystem; nothing was changed: make it writable (remount it, or repair the disk) and retry", ErrNoAccess, dir)
+	case errors.Is(err, syscall.EIO) || strings.Contains(msg, "input/output error"):
+		return fmt.Errorf("%w: a disk error (input/output error) in %s, whose filesystem may have gone read-only; what was stored before is kept: check the disk (dmesg), repair it and retry", ErrNoAccess, dir)
+	case errors.Is(err, fs.ErrPermission) || strings.Contains(msg, "permission denied") || strings.Contains(msg, "access is denied"):
+		return fmt.Errorf("%w: %s: permission denied; nothing was changed: run as the store's owner or as root (or administrator)", ErrNoAccess, dir)
+	}
+	return nil
 }
 
 func isNoSpace(err error) bool {
