@@ -11,6 +11,12 @@
 //     server runs, or expired), OnChange disconnects every client so that
 //     they reconnect under the new licence.
 //
+// OnChange runs on the licence watcher's goroutine: if it waited on a
+// client, the server would notice no further change (a deactivation, an
+// expiry). So the hook only marks each connection and wakes its goroutine,
+// which says "bye" itself. Every write has a deadline, so that a client
+// that stops reading holds its goroutine and its seat for a bounded time.
+//
 // The protocol is one line per request over TCP:
 //
 //	run FEATURE   ->  "ok FEATURE" or "denied: FEATURE is not licensed"
@@ -34,7 +40,9 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/airlock-license/airlock/activator"
 	"github.com/airlock-license/airlock/format"
@@ -52,11 +60,22 @@ func main() {
 	}
 }
 
+// writeTimeout bounds every write to a client.
+const writeTimeout = 10 * time.Second
+
 // server holds the licence and the connected clients.
 type server struct {
-	lic   *activator.License
+	lic          *activator.License
+	writeTimeout time.Duration // the constant writeTimeout; tests shorten it
+
 	mu    sync.Mutex
-	conns map[net.Conn]bool
+	conns map[*conn]bool
+}
+
+// conn is one client's connection. Only its own goroutine writes to it.
+type conn struct {
+	net.Conn
+	changed atomic.Bool // the licence changed: say bye and leave
 }
 
 func serve(addr, dir, keyFile, product, version string) error {
@@ -87,7 +106,7 @@ func serve(addr, dir, keyFile, product, version string) error {
 }
 
 func newServer(lic *activator.License) *server {
-	s := &server{lic: lic, conns: map[net.Conn]bool{}}
+	s := &server{lic: lic, writeTimeout: writeTimeout, conns: map[*conn]bool{}}
 	lic.OnChange(s.licenceChanged)
 	return s
 }
@@ -113,53 +132,82 @@ func (s *server) serve(ln net.Listener) error {
 
 // licenceChanged runs when a new licence takes effect: every client is
 // disconnected, so that each reconnects, and is admitted, under the new
-// licence's features and client limit.
+// licence's features and client limit. It runs on the licence watcher's
+// goroutine and must not wait on a client: it marks each one and wakes
+// its goroutine (a read deadline in the past ends its read at once),
+// which says bye.
 func (s *server) licenceChanged(old, new *activator.Snapshot) {
 	fmt.Printf("licence changed: %s [%s] %d clients -> %s [%s] %d clients; disconnecting clients\n",
 		old.State, strings.Join(old.Features, " "), old.Clients, new.State, strings.Join(new.Features, " "), new.Clients)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		fmt.Fprintln(c, "bye: the licence changed; reconnect")
-		c.Close()
+		c.changed.Store(true)
+		c.SetReadDeadline(aLongTimeAgo)
 	}
 }
 
-func (s *server) handle(conn net.Conn) {
-	defer conn.Close()
-	seat, err := s.lic.Seats().Acquire(conn.RemoteAddr().String())
+// aLongTimeAgo is a deadline that has passed: setting it ends a blocked
+// read at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (s *server) handle(nc net.Conn) {
+	c := &conn{Conn: nc}
+	defer c.Close()
+	seat, err := s.lic.Seats().Acquire(c.RemoteAddr().String())
 	if err != nil {
-		fmt.Fprintf(conn, "refused: %v\n", err)
+		s.say(c, "refused: %v", err)
 		return
 	}
 	defer seat.Release()
 	s.mu.Lock()
-	s.conns[conn] = true
+	s.conns[c] = true
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.conns, conn)
+		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
 
-	fmt.Fprintf(conn, "welcome: seat %d of %d\n", seat.Number, s.lic.Snapshot().Clients)
-	in := bufio.NewScanner(conn)
-	for in.Scan() {
+	if s.say(c, "welcome: seat %d of %d", seat.Number, s.lic.Snapshot().Clients) != nil {
+		return
+	}
+	in := bufio.NewScanner(c)
+	for {
+		c.SetReadDeadline(time.Time{})
+		// After the deadline is set: a change from here on ends the read.
+		if c.changed.Load() || !in.Scan() {
+			break
+		}
 		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
+		var err error
 		switch cmd {
 		case "run":
 			if s.lic.Enabled(arg) {
-				fmt.Fprintf(conn, "ok %s\n", arg)
+				err = s.say(c, "ok %s", arg)
 			} else {
-				fmt.Fprintf(conn, "denied: %s is not licensed\n", arg)
+				err = s.say(c, "denied: %s is not licensed", arg)
 			}
 		case "status":
 			b, _ := json.Marshal(s.lic.Snapshot())
-			fmt.Fprintf(conn, "%s\n", b)
+			err = s.say(c, "%s", b)
 		case "quit":
 			return
 		default:
-			fmt.Fprintf(conn, "error: unknown command %q (run FEATURE, status, quit)\n", cmd)
+			err = s.say(c, "error: unknown command %q (run FEATURE, status, quit)", cmd)
+		}
+		if err != nil {
+			return // the client is gone, or stopped reading
 		}
 	}
+	if c.changed.Load() {
+		s.say(c, "bye: the licence changed; reconnect")
+	}
+}
+
+// say writes one line to c, giving up after s.writeTimeout.
+func (s *server) say(c *conn, line string, args ...any) error {
+	c.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	_, err := fmt.Fprintf(c, line+"\n", args...)
+	return err
 }

@@ -22,7 +22,8 @@ import (
 
 func vendor(t *testing.T) *format.PrivateKey { return testutil.FixtureKey(t, "vendor") } // TEST ONLY
 
-// licence requests, signs (as the desk would) and imports a licence.
+// licence requests, signs (as the desk would) and imports a licence, in
+// place of the one in force even when it grants less.
 func licence(t *testing.T, cfg activator.Config, v *format.PrivateKey, features []string, clients int) {
 	s, err := activator.OpenStore(cfg, true)
 	if err != nil {
@@ -37,7 +38,7 @@ func licence(t *testing.T, cfg activator.Config, v *format.PrivateKey, features 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(msg, activator.ImportOptions{}); err != nil {
+	if _, err := s.Import(msg, activator.ImportOptions{Replace: true}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/airlock-license/airlock/activator"
+	"github.com/airlock-license/airlock/format"
+)
+
+// The sample server under slow, idle and racing clients (issue 12).
+
+// testConfig is a store of the sample product polled every 20ms.
+func testConfig(t *testing.T, v *format.PrivateKey) activator.Config {
+	return activator.Config{Dir: filepath.Join(t.TempDir(), "store"), VendorKeys: format.NewKeySet(v.Public()), Product: "astera", Version: "9.1.0", PollInterval: 20 * time.Millisecond}
+}
+
+// startServer opens the licence in cfg's store and serves it on a loopback
+// port until the test ends; edit may change the server before it serves.
+func startServer(t *testing.T, cfg activator.Config, edit func(*server)) (*activator.License, string) {
+	lic, err := activator.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(lic)
+	if edit != nil {
+		edit(s)
+	}
+	go s.serve(ln)
+	t.Cleanup(func() { ln.Close(); lic.Close() })
+	return lic, ln.Addr().String()
+}
+
+// changes returns a channel that receives each new licence state after the
+// server has handled it: hooks run in the order they were registered, and
+// the server registered its own first.
+func changes(lic *activator.License) <-chan *activator.Snapshot {
+	ch := make(chan *activator.Snapshot, 16)
+	lic.OnChange(func(_, new *activator.Snapshot) { ch <- new })
+	return ch
+}
+
+func waitChange(t *testing.T, ch <-chan *activator.Snapshot) *activator.Snapshot {
+	t.Helper()
+	select {
+	case s := <-ch:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not notice the licence change within 10s")
+		return nil
+	}
+}
+
+// jam makes c a client that sends requests and never reads the replies,
+// and returns once the server has stopped reading from it (nothing taken
+// for 300ms): the server is then blocked writing to c, whose buffers are
+// full.
+func jam(t *testing.T, c *client) {
+	t.Helper()
+	tc := c.conn.(*net.TCPConn)
+	tc.SetReadBuffer(4096)
+	// Each request costs the server little and its reply is as long.
+	chunk := []byte("run " + strings.Repeat("x", 16<<10) + "\n")
+	stalled := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		c.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := c.conn.Write(chunk)
+		switch {
+		case err == nil || n > 0:
+			stalled = 0
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if stalled++; stalled == 3 {
+				return
+			}
+		default:
+			t.Fatalf("jam the server: %v", err)
+		}
+	}
+	t.Fatal("the server kept reading from a client that never reads for 10s")
+}
+
+// TestClientThatNeverReads: a client whose socket is full does not stop
+// the others from being told of a licence change, new clients from being
+// welcomed, or the watcher from noticing the next change; and it loses its
+// seat when the server's write deadline passes.
+func TestClientThatNeverReads(t *testing.T) {
+	v := vendor(t)
+	cfg := testConfig(t, v)
+	licence(t, cfg, v, []string{"dataflow", "workflow"}, 3)
+	lic, addr := startServer(t, cfg, func(s *server) { s.writeTimeout = 500 * time.Millisecond })
+	changed := changes(lic)
+
+	stuck, _ := dial(t, addr)
+	other, _ := dial(t, addr)
+	jam(t, stuck)
+
+	licence(t, cfg, v, []string{"dataflow", "workflow"}, 2)
+	waitChange(t, changed)
+	if got := other.line(t); !strings.HasPrefix(got, "bye: the licence changed") {
+		t.Fatalf("a client beside one that never reads, after a licence change: %q", got)
+	}
+	// A new client is welcomed while the stuck one still holds its seat
+	// (the write deadline has not passed yet), and after it has gone.
+	if _, hello := dial(t, addr); !strings.HasPrefix(hello, "welcome") {
+		t.Fatalf("a new client while another never reads: %q", hello)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, hello := dial(t, addr)
+		if strings.HasPrefix(hello, "welcome") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the client that never reads still holds its seat 5s after the licence changed: %q", hello)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The watcher is free: it notices the next change.
+	licence(t, cfg, v, []string{"dataflow", "subflow", "workflow"}, 3)
+	if got := waitChange(t, changed); !got.Enabled("subflow") {
+		t.Fatalf("the next change: %v", got.Features)
+	}
+}
