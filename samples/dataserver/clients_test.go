@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"os"
@@ -128,5 +129,105 @@ func TestClientThatNeverReads(t *testing.T) {
 	licence(t, cfg, v, []string{"dataflow", "subflow", "workflow"}, 3)
 	if got := waitChange(t, changed); !got.Enabled("subflow") {
 		t.Fatalf("the next change: %v", got.Features)
+	}
+}
+
+// deactivate deactivates the licence in cfg's store, as `activator
+// deactivate` does.
+func deactivate(t *testing.T, cfg activator.Config) {
+	t.Helper()
+	s, err := activator.OpenStore(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Deactivate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConnectionsRaceChanges connects clients without pause while the
+// licence is deactivated: every client welcomed under the old licence must
+// be told to leave, however its connection interleaves with the change (a
+// client seated but not yet known to the change handler would keep
+// working without a licence). Clients arriving after the change are
+// refused.
+func TestConnectionsRaceChanges(t *testing.T) {
+	v := vendor(t)
+	cfg := testConfig(t, v)
+	lic, addr := startServer(t, cfg, nil)
+	changed := changes(lic)
+	const connectors, kept = 4, 8 // connections each connector keeps open
+	for round := range 5 {
+		licence(t, cfg, v, []string{"dataflow", "workflow"}, 2*connectors*kept)
+		if got := waitChange(t, changed); !got.Active() {
+			t.Fatalf("round %d: the licence is %s", round, got.State)
+		}
+		stop := make(chan struct{})
+		// Other seats taken and given back meanwhile keep the server's
+		// Acquire calls waiting for the seat counter, as a busy server's
+		// do, widening the moment a connection has a seat but may not yet
+		// hear of the change.
+		busy := make(chan struct{})
+		for range 4 {
+			go func() {
+				defer func() { busy <- struct{}{} }()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if seat, err := lic.Seats().Acquire("busy"); err == nil {
+						seat.Release()
+					}
+				}
+			}()
+		}
+		open := make(chan []*client, connectors)
+		for range connectors {
+			go func() {
+				var welcomed []*client
+				for {
+					select {
+					case <-stop:
+						open <- welcomed
+						return
+					default:
+					}
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						t.Error(err)
+						continue
+					}
+					cl := &client{conn: c, in: bufio.NewReader(c)}
+					if !strings.HasPrefix(cl.line(t), "welcome") {
+						c.Close()
+						continue
+					}
+					// Only the latest few can have raced the change.
+					if welcomed = append(welcomed, cl); len(welcomed) > kept {
+						welcomed[0].conn.Close()
+						welcomed = welcomed[1:]
+					}
+				}
+			}()
+		}
+		deactivate(t, cfg)
+		if got := waitChange(t, changed); got.Active() {
+			t.Fatalf("round %d: the licence is still active after deactivation", round)
+		}
+		close(stop)
+		for range 4 {
+			<-busy
+		}
+		for range connectors {
+			for _, c := range <-open {
+				if got := c.line(t); !strings.HasPrefix(got, "bye: the licence changed") {
+					t.Fatalf("round %d: a client welcomed as the licence was deactivated, after the change: %q", round, got)
+				}
+				c.conn.Close()
+			}
+		}
 	}
 }

@@ -154,12 +154,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (s *server) handle(nc net.Conn) {
 	c := &conn{Conn: nc}
 	defer c.Close()
-	seat, err := s.lic.Seats().Acquire(c.RemoteAddr().String())
-	if err != nil {
-		s.say(c, "refused: %v", err)
-		return
-	}
-	defer seat.Release()
+	// Known to licenceChanged before taking a seat: a change from now on
+	// tells this client to leave, and Acquire sees any change before.
 	s.mu.Lock()
 	s.conns[c] = true
 	s.mu.Unlock()
@@ -168,6 +164,12 @@ func (s *server) handle(nc net.Conn) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
+	seat, err := s.lic.Seats().Acquire(c.RemoteAddr().String())
+	if err != nil {
+		s.say(c, "refused: %v", err)
+		return
+	}
+	defer seat.Release() // before the close: a client that sees EOF finds its seat free
 
 	if s.say(c, "welcome: seat %d of %d", seat.Number, s.lic.Snapshot().Clients) != nil {
 		return
