@@ -32,7 +32,7 @@ func startServer(t *testing.T, cfg activator.Config, edit func(*server)) (*activ
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServer(lic)
+	s := newServer(lic, defaultIdleTimeout)
 	if edit != nil {
 		edit(s)
 	}
@@ -229,5 +229,33 @@ func TestConnectionsRaceChanges(t *testing.T) {
 				c.conn.Close()
 			}
 		}
+	}
+}
+
+// TestIdleClient: a client that sends nothing for the idle timeout is told
+// so and disconnected, and its seat is free for the next one; a client
+// that keeps sending stays, however long it stays.
+func TestIdleClient(t *testing.T) {
+	v := vendor(t)
+	cfg := testConfig(t, v)
+	licence(t, cfg, v, []string{"dataflow", "workflow"}, 2)
+	const idle = 500 * time.Millisecond
+	_, addr := startServer(t, cfg, func(s *server) { s.idleTimeout = idle })
+
+	busy, _ := dial(t, addr)
+	quiet, _ := dial(t, addr)
+	for start := time.Now(); time.Since(start) < idle+idle/4; {
+		if got := busy.ask(t, "run workflow"); got != "ok workflow" {
+			t.Fatalf("a busy client, %v after connecting: %q", time.Since(start), got)
+		}
+	}
+	if got := quiet.line(t); got != "bye: idle for 500ms; reconnect when needed" {
+		t.Fatalf("a client that sent nothing for %v: %q", idle, got)
+	}
+	if got := quiet.line(t); !strings.HasPrefix(got, "closed: EOF") {
+		t.Fatalf("after its bye: %q", got)
+	}
+	if _, hello := dial(t, addr); !strings.HasPrefix(hello, "welcome") {
+		t.Fatalf("the idle client's seat: %q", hello)
 	}
 }

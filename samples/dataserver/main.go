@@ -11,6 +11,10 @@
 //     server runs, or expired), OnChange disconnects every client so that
 //     they reconnect under the new licence.
 //
+// A client that sends nothing for the idle timeout (--idle-timeout, five
+// minutes by default) is told "bye" and disconnected, so that a forgotten
+// client does not hold a seat for ever.
+//
 // OnChange runs on the licence watcher's goroutine: if it waited on a
 // client, the server would notice no further change (a deactivation, an
 // expiry). So the hook only marks each connection and wakes its goroutine,
@@ -22,6 +26,11 @@
 //	run FEATURE   ->  "ok FEATURE" or "denied: FEATURE is not licensed"
 //	status        ->  the licence state as one JSON line
 //	quit
+//
+// and the server ends a connection with one of:
+//
+//	bye: the licence changed; reconnect
+//	bye: idle for DURATION; reconnect when needed
 //
 // Usage:
 //
@@ -48,14 +57,38 @@ import (
 	"github.com/airlock-license/airlock/format"
 )
 
+// usage heads the --help text, before the flags.
+const usage = `usage: dataserver [flags]
+
+A sample licensed server. Clients send one request per line over TCP:
+run FEATURE, status, quit. A client that sends nothing for --idle-timeout
+is told "bye" and disconnected, which gives its seat back.
+
+flags:
+`
+
+// defaultIdleTimeout is --idle-timeout's default: long enough for a client
+// between two jobs, short enough that a forgotten one gives its seat back.
+const defaultIdleTimeout = 5 * time.Minute
+
 func main() {
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usage)
+		flag.PrintDefaults()
+	}
 	listen := flag.String("listen", "127.0.0.1:7070", "address to listen on")
 	dir := flag.String("dir", os.Getenv("ACTIVATOR_DIR"), "licence store directory")
 	keyFile := flag.String("vendor-key", os.Getenv("ACTIVATOR_VENDOR_KEY"), "vendor public key (a real product compiles it in)")
 	product := flag.String("product", "astera", "product identifier")
 	version := flag.String("version", "9.1.0", "this server's version")
+	idle := flag.Duration("idle-timeout", defaultIdleTimeout, "disconnect a client that sends nothing for this long, freeing its seat (0: never)")
 	flag.Parse()
-	if err := serve(*listen, *dir, *keyFile, *product, *version); err != nil {
+	if *idle < 0 {
+		fmt.Fprintln(flag.CommandLine.Output(), "dataserver: --idle-timeout must not be negative")
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := serve(*listen, *dir, *keyFile, *product, *version, *idle); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -66,6 +99,7 @@ const writeTimeout = 10 * time.Second
 // server holds the licence and the connected clients.
 type server struct {
 	lic          *activator.License
+	idleTimeout  time.Duration // 0: none
 	writeTimeout time.Duration // the constant writeTimeout; tests shorten it
 
 	mu    sync.Mutex
@@ -78,7 +112,7 @@ type conn struct {
 	changed atomic.Bool // the licence changed: say bye and leave
 }
 
-func serve(addr, dir, keyFile, product, version string) error {
+func serve(addr, dir, keyFile, product, version string, idleTimeout time.Duration) error {
 	keyData, err := os.ReadFile(keyFile)
 	if err != nil {
 		return fmt.Errorf("vendor key: %v", err)
@@ -102,11 +136,11 @@ func serve(addr, dir, keyFile, product, version string) error {
 		<-sig
 		ln.Close()
 	}()
-	return newServer(lic).serve(ln)
+	return newServer(lic, idleTimeout).serve(ln)
 }
 
-func newServer(lic *activator.License) *server {
-	s := &server{lic: lic, writeTimeout: writeTimeout, conns: map[*conn]bool{}}
+func newServer(lic *activator.License, idleTimeout time.Duration) *server {
+	s := &server{lic: lic, idleTimeout: idleTimeout, writeTimeout: writeTimeout, conns: map[*conn]bool{}}
 	lic.OnChange(s.licenceChanged)
 	return s
 }
@@ -176,7 +210,11 @@ func (s *server) handle(nc net.Conn) {
 	}
 	in := bufio.NewScanner(c)
 	for {
-		c.SetReadDeadline(time.Time{})
+		var deadline time.Time // none
+		if s.idleTimeout > 0 {
+			deadline = time.Now().Add(s.idleTimeout)
+		}
+		c.SetReadDeadline(deadline)
 		// After the deadline is set: a change from here on ends the read.
 		if c.changed.Load() || !in.Scan() {
 			break
@@ -202,8 +240,11 @@ func (s *server) handle(nc net.Conn) {
 			return // the client is gone, or stopped reading
 		}
 	}
-	if c.changed.Load() {
+	switch {
+	case c.changed.Load():
 		s.say(c, "bye: the licence changed; reconnect")
+	case errors.Is(in.Err(), os.ErrDeadlineExceeded):
+		s.say(c, "bye: idle for %v; reconnect when needed", s.idleTimeout)
 	}
 }
 
