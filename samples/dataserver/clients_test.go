@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -257,5 +258,61 @@ func TestIdleClient(t *testing.T) {
 	}
 	if _, hello := dial(t, addr); !strings.HasPrefix(hello, "welcome") {
 		t.Fatalf("the idle client's seat: %q", hello)
+	}
+}
+
+// askStatus asks c for the server's status and decodes the reply.
+func askStatus(t *testing.T, c *client) (st struct {
+	State      activator.State `json:"state"`
+	Clients    int             `json:"clients"`
+	SeatsInUse *int            `json:"seats_in_use"`
+	Problems   []string        `json:"problems"`
+}) {
+	t.Helper()
+	got := c.ask(t, "status")
+	if err := json.Unmarshal([]byte(got), &st); err != nil || st.SeatsInUse == nil {
+		t.Fatalf("status: %q (%v), want JSON with seats_in_use", got, err)
+	}
+	return st
+}
+
+// TestStatusWithoutSeat: a client refused a seat (all taken, or no
+// licence) can still ask for the status, which says how many seats are in
+// use; it cannot run anything.
+func TestStatusWithoutSeat(t *testing.T) {
+	v := vendor(t)
+	cfg := testConfig(t, v)
+	licence(t, cfg, v, []string{"dataflow", "workflow"}, 1)
+	_, addr := startServer(t, cfg, nil)
+
+	seated, hello := dial(t, addr)
+	if hello != "welcome: seat 1 of the 1 licensed on this host" {
+		t.Fatalf("the first client: %q", hello)
+	}
+	if st := askStatus(t, seated); st.State != activator.StateActive || st.Clients != 1 || *st.SeatsInUse != 1 {
+		t.Fatalf("status from a seated client: %+v", st)
+	}
+	refused, hello := dial(t, addr)
+	if !strings.HasPrefix(hello, "refused: all 1 client seats are in use") || !strings.HasSuffix(hello, "; status and quit still work") {
+		t.Fatalf("a client past the limit: %q", hello)
+	}
+	if st := askStatus(t, refused); st.State != activator.StateActive || st.Clients != 1 || *st.SeatsInUse != 1 {
+		t.Fatalf("status from a client without a seat: %+v", st)
+	}
+	if got := refused.ask(t, "run workflow"); !strings.HasPrefix(got, "refused: this connection has no seat") {
+		t.Fatalf("run without a seat: %q", got)
+	}
+	if got := refused.ask(t, "quit"); got != "closed: EOF" {
+		t.Fatalf("quit without a seat: %q", got)
+	}
+
+	// No licence at all: status says why.
+	_, addr = startServer(t, testConfig(t, v), nil)
+	c, hello := dial(t, addr)
+	if !strings.HasPrefix(hello, "refused: no active licence") {
+		t.Fatalf("a client of an unlicensed server: %q", hello)
+	}
+	if st := askStatus(t, c); st.State != activator.StateInactive || *st.SeatsInUse != 0 || len(st.Problems) == 0 {
+		t.Fatalf("status of an unlicensed server: %+v", st)
 	}
 }

@@ -5,7 +5,8 @@
 //
 //   - at start-up, activator.Open loads and verifies the licence;
 //   - each connection takes a client seat (Seats().Acquire) and gives it
-//     back when it ends; past the licensed number a client is refused;
+//     back when it ends; past the licensed number, or without a licence, a
+//     client is refused a seat and may only ask for the status;
 //   - each request checks lic.Enabled(feature);
 //   - when a new licence takes effect (imported from a shell while the
 //     server runs, or expired), OnChange disconnects every client so that
@@ -21,10 +22,20 @@
 // which says "bye" itself. Every write has a deadline, so that a client
 // that stops reading holds its goroutine and its seat for a bounded time.
 //
-// The protocol is one line per request over TCP:
+// The protocol is one line per request over TCP. On connecting, a client
+// reads one of
+//
+//	welcome: seat N of the M licensed on this host
+//	refused: REASON; status and quit still work
+//
+// where N is the number of its seat (seats are shared by every server of
+// the product on the host, so N is not a count of clients) and M the
+// licensed number. Then:
 //
 //	run FEATURE   ->  "ok FEATURE" or "denied: FEATURE is not licensed"
-//	status        ->  the licence state as one JSON line
+//	                  ("refused: this connection has no seat; ..." without one)
+//	status        ->  the licence state as one JSON line (no seat needed),
+//	                  with "seats_in_use": the seats this server's clients hold
 //	quit
 //
 // and the server ends a connection with one of:
@@ -199,13 +210,16 @@ func (s *server) handle(nc net.Conn) {
 		s.mu.Unlock()
 	}()
 	seat, err := s.lic.Seats().Acquire(c.RemoteAddr().String())
-	if err != nil {
-		s.say(c, "refused: %v", err)
-		return
+	if err == nil {
+		defer seat.Release() // before the close: a client that sees EOF finds its seat free
+		err = s.say(c, "welcome: seat %d of the %d licensed on this host", seat.Number, s.lic.Snapshot().Clients)
+	} else {
+		// Without a seat the client may still ask why (status), so that
+		// an operator can find out when every seat is taken or the
+		// licence has gone.
+		err = s.say(c, "refused: %v; status and quit still work", err)
 	}
-	defer seat.Release() // before the close: a client that sees EOF finds its seat free
-
-	if s.say(c, "welcome: seat %d of %d", seat.Number, s.lic.Snapshot().Clients) != nil {
+	if err != nil {
 		return
 	}
 	in := bufio.NewScanner(c)
@@ -223,13 +237,15 @@ func (s *server) handle(nc net.Conn) {
 		var err error
 		switch cmd {
 		case "run":
-			if s.lic.Enabled(arg) {
+			if seat == nil {
+				err = s.say(c, "refused: this connection has no seat; reconnect when one is free")
+			} else if s.lic.Enabled(arg) {
 				err = s.say(c, "ok %s", arg)
 			} else {
 				err = s.say(c, "denied: %s is not licensed", arg)
 			}
 		case "status":
-			b, _ := json.Marshal(s.lic.Snapshot())
+			b, _ := json.Marshal(status{s.lic.Snapshot(), s.lic.Seats().InUse()})
 			err = s.say(c, "%s", b)
 		case "quit":
 			return
@@ -246,6 +262,14 @@ func (s *server) handle(nc net.Conn) {
 	case errors.Is(in.Err(), os.ErrDeadlineExceeded):
 		s.say(c, "bye: idle for %v; reconnect when needed", s.idleTimeout)
 	}
+}
+
+// status is the reply to "status": the licence state, and the seats held
+// by this server's clients. Other servers of the product on this host hold
+// seats of their own, which this one cannot count.
+type status struct {
+	*activator.Snapshot
+	SeatsInUse int `json:"seats_in_use"`
 }
 
 // say writes one line to c, giving up after s.writeTimeout.

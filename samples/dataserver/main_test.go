@@ -150,7 +150,7 @@ func TestLicensedServer(t *testing.T) {
 		}
 	}
 	c4, hello4 := dial(t, addr)
-	if !strings.Contains(hello4, "of 5") {
+	if !strings.Contains(hello4, "of the 5 licensed on this host") {
 		t.Fatalf("after upgrade: %q", hello4)
 	}
 	if got := c4.ask(t, "run subflow"); got != "ok subflow" {
