@@ -64,8 +64,8 @@ func waitChange(t *testing.T, ch <-chan *activator.Snapshot) *activator.Snapshot
 
 // jam makes c a client that sends requests and never reads the replies,
 // and returns once the server has stopped reading from it (nothing taken
-// for 300ms): the server is then blocked writing to c, whose buffers are
-// full.
+// for 200ms): the server is then blocked writing to c, whose buffers are
+// full. It must return before the server's write deadline passes.
 func jam(t *testing.T, c *client) {
 	t.Helper()
 	tc := c.conn.(*net.TCPConn)
@@ -80,7 +80,7 @@ func jam(t *testing.T, c *client) {
 		case err == nil || n > 0:
 			stalled = 0
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			if stalled++; stalled == 3 {
+			if stalled++; stalled == 2 {
 				return
 			}
 		default:
@@ -98,7 +98,7 @@ func TestClientThatNeverReads(t *testing.T) {
 	v := vendor(t)
 	cfg := testConfig(t, v)
 	licence(t, cfg, v, []string{"dataflow", "workflow"}, 3)
-	lic, addr := startServer(t, cfg, func(s *server) { s.writeTimeout = 500 * time.Millisecond })
+	lic, addr := startServer(t, cfg, func(s *server) { s.writeTimeout = time.Second })
 	changed := changes(lic)
 
 	stuck, _ := dial(t, addr)
@@ -109,6 +109,9 @@ func TestClientThatNeverReads(t *testing.T) {
 	waitChange(t, changed)
 	if got := other.line(t); !strings.HasPrefix(got, "bye: the licence changed") {
 		t.Fatalf("a client beside one that never reads, after a licence change: %q", got)
+	}
+	if got := other.line(t); got != "closed: EOF" { // its seat is free
+		t.Fatalf("after its bye: %q", got)
 	}
 	// A new client is welcomed while the stuck one still holds its seat
 	// (the write deadline has not passed yet), and after it has gone.
@@ -159,7 +162,7 @@ func TestConnectionsRaceChanges(t *testing.T) {
 	lic, addr := startServer(t, cfg, nil)
 	changed := changes(lic)
 	const connectors, kept = 4, 8 // connections each connector keeps open
-	for round := range 5 {
+	for round := range 4 {
 		licence(t, cfg, v, []string{"dataflow", "workflow"}, 2*connectors*kept)
 		if got := waitChange(t, changed); !got.Active() {
 			t.Fatalf("round %d: the licence is %s", round, got.State)
@@ -240,7 +243,7 @@ func TestIdleClient(t *testing.T) {
 	v := vendor(t)
 	cfg := testConfig(t, v)
 	licence(t, cfg, v, []string{"dataflow", "workflow"}, 2)
-	const idle = 500 * time.Millisecond
+	const idle = 300 * time.Millisecond
 	_, addr := startServer(t, cfg, func(s *server) { s.idleTimeout = idle })
 
 	busy, _ := dial(t, addr)
@@ -250,7 +253,7 @@ func TestIdleClient(t *testing.T) {
 			t.Fatalf("a busy client, %v after connecting: %q", time.Since(start), got)
 		}
 	}
-	if got := quiet.line(t); got != "bye: idle for 500ms; reconnect when needed" {
+	if got := quiet.line(t); got != "bye: idle for 300ms; reconnect when needed" {
 		t.Fatalf("a client that sent nothing for %v: %q", idle, got)
 	}
 	if got := quiet.line(t); !strings.HasPrefix(got, "closed: EOF") {
