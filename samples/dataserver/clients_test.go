@@ -57,7 +57,7 @@ func waitChange(t *testing.T, ch <-chan *activator.Snapshot) *activator.Snapshot
 	case s := <-ch:
 		return s
 	case <-time.After(10 * time.Second):
-		t.Fatal("the server did not notice the licence change within 10s")
+		t.Fatal("a licence change was not handled within 10s (the server's OnChange hook had not returned)")
 		return nil
 	}
 }

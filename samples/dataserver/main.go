@@ -13,8 +13,9 @@
 //     they reconnect under the new licence.
 //
 // A client that sends nothing for the idle timeout (--idle-timeout, five
-// minutes by default) is told "bye" and disconnected, so that a forgotten
-// client does not hold a seat for ever.
+// minutes by default; 0 for none) is told "bye" and disconnected, so that a
+// forgotten client does not hold a seat for ever. A refused client holds no
+// seat, only its connection, until it quits or is idle that long.
 //
 // OnChange runs on the licence watcher's goroutine: if it waited on a
 // client, the server would notice no further change (a deactivation, an
@@ -104,7 +105,8 @@ func main() {
 	}
 }
 
-// writeTimeout bounds every write to a client.
+// writeTimeout bounds every write to a client: ample for a slow network,
+// short enough that a client that stops reading soon gives its seat back.
 const writeTimeout = 10 * time.Second
 
 // server holds the licence and the connected clients.
@@ -229,7 +231,8 @@ func (s *server) handle(nc net.Conn) {
 			deadline = time.Now().Add(s.idleTimeout)
 		}
 		c.SetReadDeadline(deadline)
-		// After the deadline is set: a change from here on ends the read.
+		// Checked after setting the deadline, which would otherwise undo
+		// licenceChanged's wake-up: a change from here on ends the read.
 		if c.changed.Load() || !in.Scan() {
 			break
 		}
