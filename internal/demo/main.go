@@ -144,13 +144,13 @@ func run(w io.Writer) error {
 				return err
 			}
 			d.srv = srv
-			if c1, err = connect(d, "client 1", "welcome: seat 1 of 2"); err != nil {
+			if c1, err = connect(d, "client 1", "welcome: seat 1 of the 2 licensed on this host"); err != nil {
 				return err
 			}
-			if c2, err = connect(d, "client 2", "welcome: seat 2 of 2"); err != nil {
+			if c2, err = connect(d, "client 2", "welcome: seat 2 of the 2 licensed on this host"); err != nil {
 				return err
 			}
-			if _, err = connect(d, "client 3", `refused: all 2 client seats are in use on this host \(by every process of the product\)`); err != nil {
+			if _, err = connect(d, "client 3", `refused: all 2 client seats are in use on this host \(by every process of the product\); status and quit still work`); err != nil {
 				return err
 			}
 			if err := c1.ask(d, "run workflow", "ok workflow"); err != nil {
@@ -182,7 +182,7 @@ func run(w io.Writer) error {
 				return err
 			}
 			// (A seat of the old connections may still be on its way back.)
-			c, err := connect(d, "client 1 again", "welcome: seat [1-3] of 5")
+			c, err := connect(d, "client 1 again", "welcome: seat [1-3] of the 5 licensed on this host")
 			if err != nil {
 				return err
 			}

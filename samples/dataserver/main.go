@@ -5,17 +5,44 @@
 //
 //   - at start-up, activator.Open loads and verifies the licence;
 //   - each connection takes a client seat (Seats().Acquire) and gives it
-//     back when it ends; past the licensed number a client is refused;
+//     back when it ends; past the licensed number, or without a licence, a
+//     client is refused a seat and may only ask for the status;
 //   - each request checks lic.Enabled(feature);
 //   - when a new licence takes effect (imported from a shell while the
 //     server runs, or expired), OnChange disconnects every client so that
 //     they reconnect under the new licence.
 //
-// The protocol is one line per request over TCP:
+// A client that sends nothing for the idle timeout (--idle-timeout, five
+// minutes by default; 0 for none) is told "bye" and disconnected, so that a
+// forgotten client does not hold a seat for ever. A refused client holds no
+// seat, only its connection, until it quits or is idle that long.
+//
+// OnChange runs on the licence watcher's goroutine: if it waited on a
+// client, the server would notice no further change (a deactivation, an
+// expiry). So the hook only marks each connection and wakes its goroutine,
+// which says "bye" itself. Every write has a deadline, so that a client
+// that stops reading holds its goroutine and its seat for a bounded time.
+//
+// The protocol is one line per request over TCP. On connecting, a client
+// reads one of
+//
+//	welcome: seat N of the M licensed on this host
+//	refused: REASON; status and quit still work
+//
+// where N is the number of its seat (seats are shared by every server of
+// the product on the host, so N is not a count of clients) and M the
+// licensed number. Then:
 //
 //	run FEATURE   ->  "ok FEATURE" or "denied: FEATURE is not licensed"
-//	status        ->  the licence state as one JSON line
+//	                  ("refused: this connection has no seat; ..." without one)
+//	status        ->  the licence state as one JSON line (no seat needed),
+//	                  with "seats_in_use": the seats this server's clients hold
 //	quit
+//
+// and the server ends a connection with one of:
+//
+//	bye: the licence changed; reconnect
+//	bye: idle for DURATION; reconnect when needed
 //
 // Usage:
 //
@@ -34,32 +61,71 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/airlock-license/airlock/activator"
 	"github.com/airlock-license/airlock/format"
 )
 
+// usage heads the --help text, before the flags.
+const usage = `usage: dataserver [flags]
+
+A sample licensed server. Clients send one request per line over TCP:
+run FEATURE, status, quit. A client that sends nothing for --idle-timeout
+is told "bye" and disconnected, which gives its seat back.
+
+flags:
+`
+
+// defaultIdleTimeout is --idle-timeout's default: long enough for a client
+// between two jobs, short enough that a forgotten one gives its seat back.
+const defaultIdleTimeout = 5 * time.Minute
+
 func main() {
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usage)
+		flag.PrintDefaults()
+	}
 	listen := flag.String("listen", "127.0.0.1:7070", "address to listen on")
 	dir := flag.String("dir", os.Getenv("ACTIVATOR_DIR"), "licence store directory")
 	keyFile := flag.String("vendor-key", os.Getenv("ACTIVATOR_VENDOR_KEY"), "vendor public key (a real product compiles it in)")
 	product := flag.String("product", "astera", "product identifier")
 	version := flag.String("version", "9.1.0", "this server's version")
+	idle := flag.Duration("idle-timeout", defaultIdleTimeout, "disconnect a client that sends nothing for this long, freeing its seat (0: never)")
 	flag.Parse()
-	if err := serve(*listen, *dir, *keyFile, *product, *version); err != nil {
+	if *idle < 0 {
+		fmt.Fprintln(flag.CommandLine.Output(), "dataserver: --idle-timeout must not be negative")
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := serve(*listen, *dir, *keyFile, *product, *version, *idle); err != nil {
 		log.Fatal(err)
 	}
 }
 
+// writeTimeout bounds every write to a client: ample for a slow network,
+// short enough that a client that stops reading soon gives its seat back.
+const writeTimeout = 10 * time.Second
+
 // server holds the licence and the connected clients.
 type server struct {
-	lic   *activator.License
+	lic          *activator.License
+	idleTimeout  time.Duration // 0: none
+	writeTimeout time.Duration // the constant writeTimeout; tests shorten it
+
 	mu    sync.Mutex
-	conns map[net.Conn]bool
+	conns map[*conn]bool
 }
 
-func serve(addr, dir, keyFile, product, version string) error {
+// conn is one client's connection. Only its own goroutine writes to it.
+type conn struct {
+	net.Conn
+	changed atomic.Bool // the licence changed: say bye and leave
+}
+
+func serve(addr, dir, keyFile, product, version string, idleTimeout time.Duration) error {
 	keyData, err := os.ReadFile(keyFile)
 	if err != nil {
 		return fmt.Errorf("vendor key: %v", err)
@@ -83,11 +149,11 @@ func serve(addr, dir, keyFile, product, version string) error {
 		<-sig
 		ln.Close()
 	}()
-	return newServer(lic).serve(ln)
+	return newServer(lic, idleTimeout).serve(ln)
 }
 
-func newServer(lic *activator.License) *server {
-	s := &server{lic: lic, conns: map[net.Conn]bool{}}
+func newServer(lic *activator.License, idleTimeout time.Duration) *server {
+	s := &server{lic: lic, idleTimeout: idleTimeout, writeTimeout: writeTimeout, conns: map[*conn]bool{}}
 	lic.OnChange(s.licenceChanged)
 	return s
 }
@@ -113,53 +179,105 @@ func (s *server) serve(ln net.Listener) error {
 
 // licenceChanged runs when a new licence takes effect: every client is
 // disconnected, so that each reconnects, and is admitted, under the new
-// licence's features and client limit.
+// licence's features and client limit. It runs on the licence watcher's
+// goroutine and must not wait on a client: it marks each one and wakes
+// its goroutine (a read deadline in the past ends its read at once),
+// which says bye.
 func (s *server) licenceChanged(old, new *activator.Snapshot) {
 	fmt.Printf("licence changed: %s [%s] %d clients -> %s [%s] %d clients; disconnecting clients\n",
 		old.State, strings.Join(old.Features, " "), old.Clients, new.State, strings.Join(new.Features, " "), new.Clients)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		fmt.Fprintln(c, "bye: the licence changed; reconnect")
-		c.Close()
+		c.changed.Store(true)
+		c.SetReadDeadline(aLongTimeAgo)
 	}
 }
 
-func (s *server) handle(conn net.Conn) {
-	defer conn.Close()
-	seat, err := s.lic.Seats().Acquire(conn.RemoteAddr().String())
-	if err != nil {
-		fmt.Fprintf(conn, "refused: %v\n", err)
-		return
-	}
-	defer seat.Release()
+// aLongTimeAgo is a deadline that has passed: setting it ends a blocked
+// read at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (s *server) handle(nc net.Conn) {
+	c := &conn{Conn: nc}
+	defer c.Close()
+	// Known to licenceChanged before taking a seat: a change from now on
+	// tells this client to leave, and Acquire sees any change before.
 	s.mu.Lock()
-	s.conns[conn] = true
+	s.conns[c] = true
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.conns, conn)
+		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
-
-	fmt.Fprintf(conn, "welcome: seat %d of %d\n", seat.Number, s.lic.Snapshot().Clients)
-	in := bufio.NewScanner(conn)
-	for in.Scan() {
+	seat, err := s.lic.Seats().Acquire(c.RemoteAddr().String())
+	if err == nil {
+		defer seat.Release() // before the close: a client that sees EOF finds its seat free
+		err = s.say(c, "welcome: seat %d of the %d licensed on this host", seat.Number, s.lic.Snapshot().Clients)
+	} else {
+		// Without a seat the client may still ask why (status), so that
+		// an operator can find out when every seat is taken or the
+		// licence has gone.
+		err = s.say(c, "refused: %v; status and quit still work", err)
+	}
+	if err != nil {
+		return
+	}
+	in := bufio.NewScanner(c)
+	for {
+		var deadline time.Time // none
+		if s.idleTimeout > 0 {
+			deadline = time.Now().Add(s.idleTimeout)
+		}
+		c.SetReadDeadline(deadline)
+		// Checked after setting the deadline, which would otherwise undo
+		// licenceChanged's wake-up: a change from here on ends the read.
+		if c.changed.Load() || !in.Scan() {
+			break
+		}
 		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
+		var err error
 		switch cmd {
 		case "run":
-			if s.lic.Enabled(arg) {
-				fmt.Fprintf(conn, "ok %s\n", arg)
+			if seat == nil {
+				err = s.say(c, "refused: this connection has no seat; reconnect when one is free")
+			} else if s.lic.Enabled(arg) {
+				err = s.say(c, "ok %s", arg)
 			} else {
-				fmt.Fprintf(conn, "denied: %s is not licensed\n", arg)
+				err = s.say(c, "denied: %s is not licensed", arg)
 			}
 		case "status":
-			b, _ := json.Marshal(s.lic.Snapshot())
-			fmt.Fprintf(conn, "%s\n", b)
+			b, _ := json.Marshal(status{s.lic.Snapshot(), s.lic.Seats().InUse()})
+			err = s.say(c, "%s", b)
 		case "quit":
 			return
 		default:
-			fmt.Fprintf(conn, "error: unknown command %q (run FEATURE, status, quit)\n", cmd)
+			err = s.say(c, "error: unknown command %q (run FEATURE, status, quit)", cmd)
+		}
+		if err != nil {
+			return // the client is gone, or stopped reading
 		}
 	}
+	switch {
+	case c.changed.Load():
+		s.say(c, "bye: the licence changed; reconnect")
+	case errors.Is(in.Err(), os.ErrDeadlineExceeded):
+		s.say(c, "bye: idle for %v; reconnect when needed", s.idleTimeout)
+	}
+}
+
+// status is the reply to "status": the licence state, and the seats held
+// by this server's clients. Other servers of the product on this host hold
+// seats of their own, which this one cannot count.
+type status struct {
+	*activator.Snapshot
+	SeatsInUse int `json:"seats_in_use"`
+}
+
+// say writes one line to c, giving up after s.writeTimeout.
+func (s *server) say(c *conn, line string, args ...any) error {
+	c.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	_, err := fmt.Fprintf(c, line+"\n", args...)
+	return err
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +25,8 @@ import (
 
 func vendor(t *testing.T) *format.PrivateKey { return testutil.FixtureKey(t, "vendor") } // TEST ONLY
 
-// licence requests, signs (as the desk would) and imports a licence.
+// licence requests, signs (as the desk would) and imports a licence, in
+// place of the one in force even when it grants less.
 func licence(t *testing.T, cfg activator.Config, v *format.PrivateKey, features []string, clients int) {
 	s, err := activator.OpenStore(cfg, true)
 	if err != nil {
@@ -37,9 +41,41 @@ func licence(t *testing.T, cfg activator.Config, v *format.PrivateKey, features 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(msg, activator.ImportOptions{}); err != nil {
+	if _, err := s.Import(msg, activator.ImportOptions{Replace: true}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+var (
+	binDir   string // TestMain's; holds the server built by serverBinary
+	build    sync.Once
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "dataserver-test-")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// serverBinary builds the sample server once for the tests that run it as
+// a process.
+func serverBinary(t *testing.T) string {
+	bin := filepath.Join(binDir, "dataserver")
+	build.Do(func() {
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
 }
 
 type client struct {
@@ -86,7 +122,7 @@ func TestLicensedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go newServer(lic).serve(ln)
+	go newServer(lic, defaultIdleTimeout).serve(ln)
 	addr := ln.Addr().String()
 
 	c1, hello1 := dial(t, addr)
@@ -114,7 +150,7 @@ func TestLicensedServer(t *testing.T) {
 		}
 	}
 	c4, hello4 := dial(t, addr)
-	if !strings.Contains(hello4, "of 5") {
+	if !strings.Contains(hello4, "of the 5 licensed on this host") {
 		t.Fatalf("after upgrade: %q", hello4)
 	}
 	if got := c4.ask(t, "run subflow"); got != "ok subflow" {
@@ -137,10 +173,7 @@ func TestTwoServersShareSeats(t *testing.T) {
 	if err := os.WriteFile(keyFile, v.Public().Armor(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "dataserver")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, out)
-	}
+	bin := serverBinary(t)
 	start := func() (*exec.Cmd, string) {
 		cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--dir", cfg.Dir, "--vendor-key", keyFile)
 		out, err := cmd.StdoutPipe()
@@ -182,5 +215,25 @@ func TestTwoServersShareSeats(t *testing.T) {
 	}
 	if _, h := dial(t, addrB); !strings.Contains(h, "refused") {
 		t.Fatalf("and still two in all: %q", h)
+	}
+}
+
+// TestUsage: --help documents the idle timeout and its default, and a
+// negative one is refused as a usage error.
+func TestUsage(t *testing.T) {
+	bin := serverBinary(t)
+	out, err := exec.Command(bin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v %s", err, out)
+	}
+	for _, want := range []string{"usage: dataserver [flags]", "-idle-timeout duration", "(default 5m0s)", "gives its seat back"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--help does not say %q:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(bin, "--idle-timeout", "-1s").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "--idle-timeout must not be negative") {
+		t.Fatalf("a negative idle timeout: %v %s", err, out)
 	}
 }
