@@ -3,11 +3,14 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -357,3 +360,67 @@ func TestReadOnlyRemountDuringImport(t *testing.T) {
 	}
 	t.Logf("%d imports hit by a disk error: %d failed and were imported again after e2fsck", rounds, failed)
 }
+
+// TestStoreOfAnotherUser runs the commands as a user who may not read the
+// store (a monitoring account, or the admin without sudo): each says in
+// one line that permission is denied and whom to run as, never that the
+// store is damaged, and no file changes (issue 12: such errors sent admins
+// to support).
+func TestStoreOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipUnlessCI(t, "running a command as another user needs root")
+	}
+	w := newWorld(t)
+	w.initDesk()
+	key := w.newKey(10, "dataflow,workflow")
+	w.activate(key, "perm")
+	w.request(key, "perm2.req")
+	w.sign("perm2.req", "perm2.lic")
+	// The user may reach the binaries, the working directory and the
+	// licence file, not the store (mode 0700, root's).
+	for _, d := range []string{binDir, filepath.Dir(binDir), w.root, filepath.Dir(w.root)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(w.root, "perm2.lic"), 0o644)
+	os.Chmod(w.vendorKey, 0o644)
+	before := digestDir(t, w.host)
+	for _, args := range [][]string{
+		{"status"}, {"check", "workflow"}, {"import", "perm2.lic"}, {"backup", "-o", "-"},
+		{"request", "--name", "A", "--org", "B", "--product-key", key, "--unprivileged", "-o", "-"},
+	} {
+		p := w.command(childTimeout, "activator", args...)
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		w.startProc(p)
+		w.wait(p)
+		msg := strings.TrimSpace(p.stderr.String())
+		if p.code != 1 || strings.Contains(msg, "\n") || strings.Contains(msg, "damaged") || !strings.Contains(msg, "permission denied") || !strings.Contains(msg, "owner") {
+			t.Errorf("as another user: want exit 1 and one line saying permission is denied and whom to run as: %s", p)
+		}
+	}
+	if !sameFiles(before, digestDir(t, w.host)) {
+		t.Fatal("commands of another user changed the store's files")
+	}
+}
+
+// digestDir maps each file of dir to its mode and content's SHA-256.
+func digestDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := e.Info()
+		out[e.Name()] = fmt.Sprintf("%v %x", fi.Mode(), sha256.Sum256(b))
+	}
+	return out
+}
+
+func sameFiles(a, b map[string]string) bool { return maps.Equal(a, b) }

@@ -31,7 +31,7 @@ func Restore(dir string, r io.Reader, log *slog.Logger) error {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("%s holds files already; a restore never writes over a store: move it aside (keep it for diagnosis) and restore again", dir)
 	} else if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("store %s: %v", dir, err)
+		return storeErr(dir, err)
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {

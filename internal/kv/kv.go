@@ -168,7 +168,7 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 			if os.IsNotExist(err) {
 				return nil, fmt.Errorf("%w: %s does not exist", ErrNoStore, dir)
 			}
-			return nil, fmt.Errorf("store %s: %v", dir, err)
+			return nil, storeErr(dir, err)
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create store %s: %v", dir, err)
@@ -268,7 +268,7 @@ func openCopy(dir string, log *slog.Logger, cause error) (*DB, error) {
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("store %s: %v", dir, err)
+		return nil, storeErr(dir, err)
 	}
 	bdb, err := badger.Open(badgerOptions(tmp, log))
 	if err != nil {
@@ -455,6 +455,15 @@ func ScanKeys(txn *badger.Txn, prefix string, fn func(key string) error) error {
 
 func isLocked(err error) bool {
 	return strings.Contains(err.Error(), "Cannot acquire directory lock")
+}
+
+// storeErr reports an error of reading or writing dir's files: what to do
+// where it is a matter of access, the error itself otherwise.
+func storeErr(dir string, err error) error {
+	if e := accessError(dir, err); e != nil {
+		return e
+	}
+	return fmt.Errorf("store %s: %v", dir, err)
 }
 
 // accessError tells a store this process may not write from a damaged

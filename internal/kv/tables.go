@@ -133,17 +133,17 @@ func checkManifest(dir string) (map[uint64]badger.TableManifest, error) {
 	if os.IsNotExist(err) {
 		return nil, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("store %s: %v", dir, err)
+		return nil, storeErr(dir, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %v", dir, err)
+		return nil, storeErr(dir, err)
 	}
 	var onDisk []uint64
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %v", dir, err)
+		return nil, storeErr(dir, err)
 	}
 	for _, e := range entries {
 		var id uint64
