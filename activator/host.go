@@ -596,7 +596,7 @@ func (s *Store) writeReceipt(st *storeState, now time.Time, l *licence, replaced
 		return nil, err
 	}
 	if hk == nil {
-		return nil, fmt.Errorf("%w: the store holds licences but no host key; keep the directory and ask support", ErrStoreDamaged)
+		return nil, fmt.Errorf("%w: the store holds licences but no host key; move the directory aside (keep it for diagnosis), then restore your backup (activator restore) or ask support", ErrStoreDamaged)
 	}
 	// Dated by the wall clock, as a request is: the desk judges the
 	// receipt at its own time, and the highest time seen may be ahead.
@@ -640,7 +640,7 @@ func (s *Store) Receipt(id format.ID) ([]byte, error) {
 	}
 	if d := st.deactivated[id]; d != nil {
 		if len(d.Receipt) == 0 {
-			return nil, fmt.Errorf("%w: the deactivation record of licence %s is unreadable; keep the directory and ask support", ErrStoreDamaged, id)
+			return nil, fmt.Errorf("%w: the deactivation record of licence %s is unreadable; move the directory aside (keep it for diagnosis), then restore your backup (activator restore) or ask support", ErrStoreDamaged, id)
 		}
 		return d.Receipt, nil
 	}

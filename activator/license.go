@@ -106,7 +106,7 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 		recordTimeSeen(l.cfg.Dir, st, now, time.Minute)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("the licence store %s cannot be read (%v); keep it for diagnosis and ask support", l.cfg.Dir, err)
+		return nil, fmt.Errorf("the licence store %s cannot be read (%v); move it aside (keep it for diagnosis), then restore your backup (activator restore) or ask support", l.cfg.Dir, err)
 	}
 	l.lastGen, l.lastFull, l.lastState = gen, now, st
 	return snap, nil

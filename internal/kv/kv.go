@@ -207,7 +207,7 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 			return nil, e
 		}
 		if !isLocked(err) {
-			return nil, fmt.Errorf("%w: open %s: %v; keep the directory for diagnosis and ask support", ErrStoreDamaged, dir, err)
+			return nil, fmt.Errorf("%w: open %s: %v; nothing was changed: move the directory aside (keep it for diagnosis), then restore your backup or ask support", ErrStoreDamaged, dir, err)
 		}
 		if time.Now().After(deadline) {
 			return nil, &LockedError{Dir: dir, Holder: readOwner(dir)}
@@ -277,7 +277,7 @@ func openCopy(dir string, log *slog.Logger, cause error) (*DB, error) {
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("%w: open %s: %v; nothing was changed: keep the directory as it is, and restore the store from a backup or ask support", ErrStoreDamaged, dir, cause)
+		return nil, fmt.Errorf("%w: open %s: %v; nothing was changed: move the directory aside (keep it for diagnosis), then restore your backup or ask support", ErrStoreDamaged, dir, cause)
 	}
 	return &DB{Dir: dir, B: bdb, readOnly: true, copyDir: tmp}, nil
 }

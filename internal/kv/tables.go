@@ -38,10 +38,10 @@ func checkTables(dir string) error {
 	for id := range m {
 		p := filepath.Join(dir, fmt.Sprintf("%06d.sst", id))
 		if err := checkTable(p); err != nil {
-			return fmt.Errorf("%w: table %s: %v; nothing was changed: keep the directory as it is, and restore the store from a backup or ask support", ErrStoreDamaged, filepath.Base(p), err)
+			return fmt.Errorf("%w: table %s: %v; nothing was changed: move the directory aside (keep it for diagnosis), then restore your backup or ask support", ErrStoreDamaged, filepath.Base(p), err)
 		}
 		if want, ok := known[id]; ok && tablePrint(p) != want {
-			return fmt.Errorf("%w: table %s is not the one this store wrote (another store's, or an older copy); nothing was changed: keep the directory as it is, and restore the store from a backup or ask support", ErrStoreDamaged, filepath.Base(p))
+			return fmt.Errorf("%w: table %s is not the one this store wrote (another store's, or an older copy); nothing was changed: move the directory aside (keep it for diagnosis), then restore your backup or ask support", ErrStoreDamaged, filepath.Base(p))
 		}
 	}
 	return nil
@@ -152,7 +152,7 @@ func checkManifest(dir string) (map[uint64]badger.TableManifest, error) {
 		}
 	}
 	damaged := func(what string) error {
-		return fmt.Errorf("%w: %s: %s, beside %d table file(s); nothing was changed: keep the directory as it is, and restore the store from a backup or ask support", ErrStoreDamaged, path, what, len(onDisk))
+		return fmt.Errorf("%w: %s: %s, beside %d table file(s); nothing was changed: move the directory aside (keep it for diagnosis), then restore your backup or ask support", ErrStoreDamaged, path, what, len(onDisk))
 	}
 	m, valid, err := badger.ReplayManifestFile(f, 0, badger.DefaultOptions(dir).WithLogger(nil))
 	if err != nil {
