@@ -1,6 +1,8 @@
 package activator
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -18,11 +20,13 @@ import (
 // It holds one line, replaced atomically (a temporary file renamed over
 // it):
 //
-//	airlock-time/1 <unix seconds> <request number> <base> <crc32>
+//	airlock-time/1 <unix seconds> <request number> <base> <store> <crc32>
 //
 // where the request number is that of the last request made when the time
 // was seen (as in maxtime), base is the Badger version of the maxtime
-// record it raised (0 for none) and crc32 (IEEE, 8 hex digits) covers
+// record it raised (0 for none), store names the store (16 hex digits of
+// the SHA-256 of its host key record, which no other store shares: Badger
+// versions are small counters that another store may hold too) and crc32 (IEEE, 8 hex digits) covers
 // everything before it. It counts only while maxtime is still that record:
 // every write of maxtime has a new version, so a writer that raises
 // maxtime past the file's time makes it moot, and an import that brings
@@ -39,13 +43,14 @@ const (
 
 // timeSeen is the time file's content.
 type timeSeen struct {
-	at   time.Time
-	seq  uint64
-	base uint64
+	at    time.Time
+	seq   uint64
+	base  uint64
+	store string
 }
 
 func (t timeSeen) line() string {
-	body := fmt.Sprintf("%s %d %d %d", timeVersion, t.at.Unix(), t.seq, t.base)
+	body := fmt.Sprintf("%s %d %d %d %s", timeVersion, t.at.Unix(), t.seq, t.base, t.store)
 	return fmt.Sprintf("%s %08x\n", body, crc32.ChecksumIEEE([]byte(body)))
 }
 
@@ -66,7 +71,7 @@ func readTimeSeen(dir string) (t timeSeen, ok bool) {
 		return t, false
 	}
 	f := strings.Split(body, " ")
-	if len(f) != 4 || f[0] != timeVersion {
+	if len(f) != 5 || f[0] != timeVersion || len(f[4]) != 16 {
 		return t, false
 	}
 	at, err1 := strconv.ParseInt(f[1], 10, 64)
@@ -75,7 +80,7 @@ func readTimeSeen(dir string) (t timeSeen, ok bool) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return t, false
 	}
-	return timeSeen{at: time.Unix(at, 0).UTC(), seq: seq, base: base}, true
+	return timeSeen{at: time.Unix(at, 0).UTC(), seq: seq, base: base, store: f[4]}, true
 }
 
 // writeTimeSeen replaces the time file. Failures are returned for tests
@@ -111,7 +116,7 @@ func writeTimeSeen(dir string, t timeSeen) error {
 // file's, where that still counts.
 func (st *storeState) foldTimeSeen(dir string) {
 	t, ok := readTimeSeen(dir)
-	if !ok || t.base != st.maxTimeVersion || !t.at.After(st.maxTime) {
+	if !ok || t.store != st.storeID() || t.base != st.maxTimeVersion || !t.at.After(st.maxTime) {
 		return
 	}
 	st.maxTime, st.rawMaxTime, st.maxTimeSeq = t.at, t.at, t.seq
@@ -123,5 +128,15 @@ func recordTimeSeen(dir string, st *storeState, now time.Time, every time.Durati
 	if now.Sub(st.rawMaxTime) < every {
 		return
 	}
-	writeTimeSeen(dir, timeSeen{at: now, seq: st.reqSeq, base: st.maxTimeVersion})
+	writeTimeSeen(dir, timeSeen{at: now, seq: st.reqSeq, base: st.maxTimeVersion, store: st.storeID()})
+}
+
+// storeID names the store for the time file: 16 hex digits of the SHA-256
+// of its host key record ("" before the first request).
+func (st *storeState) storeID() string {
+	if st.hostKey == nil {
+		return ""
+	}
+	sum := sha256.Sum256(st.hostKey)
+	return hex.EncodeToString(sum[:8])
 }

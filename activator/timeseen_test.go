@@ -102,6 +102,39 @@ func TestTimeFileCountsOnlyWhileCurrent(t *testing.T) {
 		}
 	}
 
+	// Another store's file, even one that names the same maxtime version
+	// (Badger versions are small counters every store has).
+	ts, ok := readTimeSeen(e.cfg.Dir)
+	if !ok {
+		os.WriteFile(path, good, 0o644)
+		ts, _ = readTimeSeen(e.cfg.Dir)
+	}
+	other := newEnv(t)
+	os2 := other.store()
+	other.request(os2)
+	os2.Close()
+	var otherID string
+	os2, _ = OpenStoreReadOnly(other.cfg)
+	os2.db.View(func(txn *badger.Txn) error {
+		st, err := loadState(txn, other.cfg.Dir, false)
+		if err == nil {
+			otherID = st.storeID()
+		}
+		return err
+	})
+	os2.Close()
+	foreign := ts
+	foreign.store = otherID
+	if otherID == "" || otherID == ts.store {
+		t.Fatalf("store ids %q and %q", otherID, ts.store)
+	}
+	if err := writeTimeSeen(e.cfg.Dir, foreign); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.readOnlyStatus(); st.State != StateActive {
+		t.Fatalf("another store's time file counted: %s", st.State)
+	}
+
 	// A writer that raises the time: the file written against the older
 	// maxtime no longer counts, even if it holds a later time.
 	os.WriteFile(path, good, 0o644)
