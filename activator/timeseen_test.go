@@ -124,7 +124,7 @@ func TestTimeFileCountsOnlyWhileCurrent(t *testing.T) {
 	})
 	os2.Close()
 	foreign := ts
-	foreign.store = otherID
+	foreign.store, foreign.at = otherID, t0.Add(48*time.Hour)
 	if otherID == "" || otherID == ts.store {
 		t.Fatalf("store ids %q and %q", otherID, ts.store)
 	}
