@@ -84,3 +84,15 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("restored on another machine: %+v", st)
 	}
 }
+
+// wrongDigest changes the first digit of a backup's digest.
+func wrongDigest(b []byte) []byte {
+	c := append([]byte(nil), b...)
+	i := bytes.Index(c, []byte("sha256 ")) + len("sha256 ")
+	if c[i] == '0' {
+		c[i] = '1'
+	} else {
+		c[i] = '0'
+	}
+	return c
+}

@@ -108,56 +108,40 @@ const maxAudit = 256
 // instant do not overwrite each other. An entry that repeats the newest
 // one (the same refusal, retried) is counted in it instead.
 func audit(txn *badger.Txn, e auditEntry) error {
-	if key, last, ok := newestAudit(txn); ok && last.Event == e.Event && last.License == e.License && last.Detail == e.Detail {
-		last.Repeats++
-		t := e.Time
-		last.Last = &t
-		b, _ := json.Marshal(last)
-		return txn.Set(key, b)
-	}
-	b, _ := json.Marshal(e)
-	var r [4]byte
-	rand.Read(r[:])
-	if err := txn.Set([]byte(fmt.Sprintf("%s%020d-%x", prefixAudit, time.Now().UnixNano(), r)), b); err != nil {
-		return err
-	}
-	return trimAudit(txn, maxAudit)
-}
-
-// newestAudit returns the newest audit entry and its key.
-func newestAudit(txn *badger.Txn) ([]byte, auditEntry, bool) {
-	var e auditEntry
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixAudit), Reverse: true, PrefetchValues: false})
-	defer it.Close()
-	it.Seek([]byte(prefixAudit + "\xff"))
-	if !it.Valid() {
-		return nil, e, false
-	}
-	v, err := it.Item().ValueCopy(nil)
-	if err != nil || json.Unmarshal(v, &e) != nil {
-		return nil, e, false
-	}
-	return it.Item().KeyCopy(nil), e, true
-}
-
-// trimAudit deletes the oldest audit entries beyond keep.
-func trimAudit(txn *badger.Txn, keep int) error {
+	// One pass, newest first: the newest entry (a repeat is counted in
+	// it), then everything beyond maxAudit.
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixAudit), Reverse: true})
-	defer it.Close()
 	var old [][]byte
 	n := 0
-	// A reverse iterator starts at the last key up to its seek key.
 	for it.Seek([]byte(prefixAudit + "\xff")); it.Valid(); it.Next() {
-		if n++; n > keep {
+		n++
+		if n == 1 {
+			var last auditEntry
+			v, err := it.Item().ValueCopy(nil)
+			if err == nil && json.Unmarshal(v, &last) == nil && last.Event == e.Event && last.License == e.License && last.Detail == e.Detail {
+				last.Repeats++
+				t := e.Time
+				last.Last = &t
+				key := it.Item().KeyCopy(nil)
+				it.Close()
+				b, _ := json.Marshal(last)
+				return txn.Set(key, b)
+			}
+		}
+		if n >= maxAudit { // the new entry takes one place
 			old = append(old, it.Item().KeyCopy(nil))
 		}
 	}
+	it.Close()
 	for _, k := range old {
 		if err := txn.Delete(k); err != nil {
 			return err
 		}
 	}
-	return nil
+	b, _ := json.Marshal(e)
+	var r [4]byte
+	rand.Read(r[:])
+	return txn.Set([]byte(fmt.Sprintf("%s%020d-%x", prefixAudit, time.Now().UnixNano(), r)), b)
 }
 
 // nextSeq increments the counter at key and returns its new value.
