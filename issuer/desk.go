@@ -181,7 +181,7 @@ func (d *Desk) Init(opts InitOptions) (*format.PublicKey, error) {
 		// Written before the ledger names it, through a rename: a crash
 		// leaves either no new key or a complete one.
 		tmp := filepath.Join(d.cfg.Dir, secretKeyFile+".tmp")
-		if err := writeSynced(tmp, secret); err != nil {
+		if err := kv.WriteFileSynced(tmp, secret); err != nil { // never an empty key after a power loss
 			return nil, err
 		}
 		if rec != nil && rec.Mode == "file" {
@@ -324,22 +324,4 @@ func setJSON(txn *badger.Txn, key string, v any) error {
 		return err
 	}
 	return txn.Set([]byte(key), b)
-}
-
-// writeSynced writes a file (mode 0600) and syncs it, so that the ledger
-// never names a key that a power loss could leave empty.
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

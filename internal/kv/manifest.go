@@ -78,7 +78,7 @@ func compactManifest(dir string) error {
 	buf.Write(lenCrc[:])
 	buf.Write(body)
 	tmp := filepath.Join(dir, manifestRewrite)
-	if err := writeFileSynced(tmp, buf.Bytes()); err != nil {
+	if err := WriteFileSynced(tmp, buf.Bytes()); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -111,7 +111,9 @@ func replayManifest(path, dir string) (map[uint64]badger.TableManifest, error) {
 	return m.Tables, nil
 }
 
-func writeFileSynced(path string, data []byte) error {
+// WriteFileSynced writes a file (mode 0600) and syncs it before closing,
+// so that a power loss cannot leave it empty where it is named.
+func WriteFileSynced(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
