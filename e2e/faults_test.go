@@ -55,6 +55,14 @@ const childTimeout = 30 * time.Second
 // stress reports whether the long variants run (make stress).
 func stress() bool { return os.Getenv("AIRLOCK_STRESS") == "1" }
 
+// rounds is n, or stressed under make stress.
+func rounds(n, stressed int) int {
+	if stress() {
+		return stressed
+	}
+	return n
+}
+
 // faultRand returns a seeded generator and logs the seed, so that a
 // failing run can be replayed with AIRLOCK_FAULT_SEED.
 func faultRand(t *testing.T) *rand.Rand {
@@ -387,10 +395,7 @@ func oneLine(t *testing.T, p *proc) string {
 // before or the new one, and an interrupted import must leave its request
 // importable (the import is one transaction).
 func TestKillDuringImport(t *testing.T) {
-	runs := 50
-	if stress() {
-		runs = 300
-	}
+	runs := rounds(50, 300)
 	rng := faultRand(t)
 	w := newWorld(t)
 	w.initDesk()
@@ -769,10 +774,7 @@ type deskLedger struct {
 // before the kill the same licence ("signed before").
 func TestKillDuringSign(t *testing.T) {
 	const hosts = 40
-	rounds := 10
-	if stress() {
-		rounds = 40
-	}
+	n := rounds(10, 40)
 	rng := faultRand(t)
 
 	// setup makes a fresh desk with a key of 200 activations and the
@@ -809,7 +811,7 @@ func TestKillDuringSign(t *testing.T) {
 	t.Logf("an uninterrupted batch of %d takes %v; kills land within %v of the start", hosts, cal.took.Round(time.Millisecond), window.Round(time.Millisecond))
 
 	var recordedTotal, filesTotal, emptyTotal int
-	for round := range rounds {
+	for round := range n {
 		w, key, reqs, reqIDs := setup(round)
 		delay := time.Duration(rng.Int64N(int64(window)))
 		p := w.killAfter(delay, "issuer", append(append([]string{"sign"}, reqs...), "-o", "out")...)
@@ -934,7 +936,7 @@ func TestKillDuringSign(t *testing.T) {
 		t.Logf("%s: %d activations recorded before the kill; in out/: %d licence files, %d .lic files that are not licences, %d other files",
 			when, len(byRequest), len(entries)-len(bad)-len(other), len(bad), len(other))
 	}
-	t.Logf("%d rounds: %d activations recorded before the kills, %d complete licence files, %d empty files", rounds, recordedTotal, filesTotal, emptyTotal)
+	t.Logf("%d rounds: %d activations recorded before the kills, %d complete licence files, %d empty files", n, recordedTotal, filesTotal, emptyTotal)
 }
 
 // lineLog collects a child's output for waiting on a line.

@@ -22,10 +22,7 @@ import (
 // command wrote is either whole or absent, and running it again (or the
 // step after it) succeeds.
 func TestKillEveryWriter(t *testing.T) {
-	rounds := 6
-	if stress() {
-		rounds = 40
-	}
+	n := rounds(6, 40)
 	rng := faultRand(t)
 	w := newWorld(t)
 	w.initDesk()
@@ -187,7 +184,7 @@ func TestKillEveryWriter(t *testing.T) {
 			c.check(0, false, args)
 			window := max(30*time.Millisecond, cal.took*5/4)
 			killed := 0
-			for i := 1; i <= rounds; i++ {
+			for i := 1; i <= n; i++ {
 				args := c.prepare(i)
 				delay := time.Duration(rng.Int64N(int64(window)))
 				p := w.killAfter(delay, args[0], args[1:]...)
@@ -199,7 +196,7 @@ func TestKillEveryWriter(t *testing.T) {
 				}
 				c.check(i, p.killed(), args)
 			}
-			t.Logf("%s: %d runs killed within %v of the start, %d ended first; every next command worked", c.name, killed, window.Round(time.Millisecond), rounds-killed)
+			t.Logf("%s: %d runs killed within %v of the start, %d ended first; every next command worked", c.name, killed, window.Round(time.Millisecond), n-killed)
 		})
 	}
 }
@@ -304,10 +301,7 @@ func (d *ext4Disk) repair() {
 // admin's repair (e2fsck) nothing the import reported stored is lost and
 // importing again works.
 func TestReadOnlyRemountDuringImport(t *testing.T) {
-	rounds := 5
-	if stress() {
-		rounds = 30
-	}
+	n := rounds(5, 30)
 	rng := faultRand(t)
 	disk := mountExt4(t, 64)
 	w := newWorld(t)
@@ -321,7 +315,7 @@ func TestReadOnlyRemountDuringImport(t *testing.T) {
 	active := w.activeLicence("after the calibration import")
 	window := max(40*time.Millisecond, cal.took*5/4)
 	var failed int
-	for i := range rounds {
+	for i := range n {
 		req, lic := fmt.Sprintf("ro%03d.req", i), fmt.Sprintf("ro%03d.lic", i)
 		w.request(key, req)
 		next := w.sign(req, lic)
@@ -358,7 +352,7 @@ func TestReadOnlyRemountDuringImport(t *testing.T) {
 		}
 		active = next
 	}
-	t.Logf("%d imports hit by a disk error: %d failed and were imported again after e2fsck", rounds, failed)
+	t.Logf("%d imports hit by a disk error: %d failed and were imported again after e2fsck", n, failed)
 }
 
 // TestStoreOfAnotherUser runs the commands as a user who may not read the
