@@ -398,7 +398,7 @@ func TestStoreOfAnotherUser(t *testing.T) {
 			t.Errorf("as another user: want exit 1 and one line saying permission is denied and whom to run as: %s", p)
 		}
 	}
-	if !sameFiles(before, digestDir(t, w.host)) {
+	if !maps.Equal(before, digestDir(t, w.host)) {
 		t.Fatal("commands of another user changed the store's files")
 	}
 }
@@ -422,4 +422,3 @@ func digestDir(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func sameFiles(a, b map[string]string) bool { return maps.Equal(a, b) }
