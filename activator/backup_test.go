@@ -3,6 +3,7 @@ package activator
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func TestBackupRestore(t *testing.T) {
 	if err := Backup(e.cfg, &backup); err != nil {
 		t.Fatal(err)
 	}
-	if !sameDigest(before, dirDigest(t, e.cfg.Dir)) {
+	if !maps.Equal(before, dirDigest(t, e.cfg.Dir)) {
 		t.Fatal("backup changed the store's files")
 	}
 
@@ -33,7 +34,7 @@ func TestBackupRestore(t *testing.T) {
 	if err := Restore(e.cfg, bytes.NewReader(backup.Bytes())); err == nil || !strings.Contains(err.Error(), "move it aside") {
 		t.Fatalf("restore over the store: %v", err)
 	}
-	if !sameDigest(before, dirDigest(t, e.cfg.Dir)) {
+	if !maps.Equal(before, dirDigest(t, e.cfg.Dir)) {
 		t.Fatal("a refused restore changed the store's files")
 	}
 

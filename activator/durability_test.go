@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,18 +36,6 @@ func dirDigest(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func sameDigest(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 // A read command on a store whose MANIFEST is damaged fell back to a
 // writer's open, Badger started afresh and the host key and licences were
 // gone, with status saying "inactive". Now every command refuses the
@@ -73,7 +62,7 @@ func TestDamagedManifestNeverWiped(t *testing.T) {
 			if !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), "MANIFEST") {
 				t.Errorf("MANIFEST cut to %d bytes: %s: %v", cut, what, err)
 			}
-			if !sameDigest(before, dirDigest(t, e.cfg.Dir)) {
+			if !maps.Equal(before, dirDigest(t, e.cfg.Dir)) {
 				t.Fatalf("MANIFEST cut to %d bytes: %s changed the store's files", cut, what)
 			}
 		}
@@ -164,7 +153,7 @@ func TestDamageTable(t *testing.T) {
 			before := dirDigest(t, e.cfg.Dir)
 			readOK := func(what string, active bool, err error) {
 				t.Helper()
-				if !sameDigest(before, dirDigest(t, e.cfg.Dir)) {
+				if !maps.Equal(before, dirDigest(t, e.cfg.Dir)) {
 					t.Fatalf("%s changed the store's files", what)
 				}
 				if err == nil && !active {

@@ -3,6 +3,7 @@ package activator
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,7 +56,7 @@ func TestReadersLeaveBadgerAlone(t *testing.T) {
 	}
 	after := dirDigest(t, e.cfg.Dir)
 	delete(after, timeFile)
-	if !sameDigest(before, after) {
+	if !maps.Equal(before, after) {
 		t.Fatalf("readers changed Badger's files: %d files before, %d after", len(before), len(after))
 	}
 	if _, ok := readTimeSeen(e.cfg.Dir); !ok {
