@@ -421,4 +421,3 @@ func digestDir(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
-
