@@ -173,6 +173,12 @@
 //     of the DEFLATE stream. A request fits one QR code at error-correction
 //     level M.
 //
+// Armored and QR text are text, and text is saved by editors in their own
+// ways: a reader MUST accept it with CRLF line ends and with a UTF-8
+// byte-order mark (EF BB BF) before it, as Notepad writes, and MUST NOT
+// take a byte-order mark for the start of a binary message. The same holds
+// for armored key files (below). UTF-16 text is refused, by name.
+//
 // # Keys
 //
 // Vendor and host keys are OpenPGP v4 Ed25519 signing keys (algorithm 22,
@@ -193,8 +199,9 @@
 // x⁵+x²+1, α = x), α·d0 + α²·d1 + α³·d2 + α⁴·d3 + α⁵·d4 = 0. The serial is
 // 100 random bits, taken five bits a symbol, most significant first. Every
 // single substitution and every adjacent transposition is detected, and the
-// error names the group ([ProductKeyError]). Readers ignore case, dashes
-// and spaces, and read O as 0 and I or L as 1. A product key identifies a
+// error names the group ([ProductKeyError]). Readers ignore case, dashes,
+// spaces, tabs, line ends and a byte-order mark (a key pasted from a file),
+// and read O as 0 and I or L as 1. A product key identifies a
 // sale in the vendor's ledger; it carries no entitlement itself.
 //
 // # Fingerprints

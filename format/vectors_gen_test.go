@@ -260,6 +260,12 @@ func craft(t testing.TB, k *PrivateKey, payload []byte, at time.Time, h crypto.H
 	return b.Bytes()
 }
 
+// bomCRLF is text as Notepad saves it: a UTF-8 byte-order mark first and
+// CRLF line ends.
+func bomCRLF(b []byte) []byte {
+	return append([]byte("\ufeff"), bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))...)
+}
+
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
@@ -291,6 +297,13 @@ func buildVectors(t testing.TB, f *fixtures) []vector {
 	qx := v("response-valid-qr", "the same response as AL1: QR text", "ok", KindResponse, "vendor", respMsg)
 	qx.input = "qr"
 	add(qx)
+	bc := v("response-valid-bom-crlf", "the armored response as Notepad saves it: a UTF-8 byte-order mark and CRLF line ends, which readers accept", "ok", KindResponse, "vendor", respMsg)
+	bc.raw = bomCRLF(Armor(respMsg, KindResponse))
+	add(bc)
+	qc := v("response-valid-qr-bom-crlf", "the QR text of the response with a UTF-8 byte-order mark and a CRLF line end, which readers accept", "ok", KindResponse, "vendor", respMsg)
+	qc.input = "qr"
+	qc.raw = bomCRLF([]byte(EncodeQRText(respMsg) + "\n"))
+	add(qc)
 	add(v("deactivation-valid", "a deactivation receipt signed by the host key", "ok", KindDeactivation, "host", signAt(t, f.sec["host"], mustJSON(t, deact), vecSignTime)))
 	add(v("revocations-valid", "a revocation list signed by the vendor key", "ok", KindRevocations, "vendor", signAt(t, f.sec["vendor"], mustJSON(t, revs), vecSignTime)))
 
@@ -333,6 +346,10 @@ func buildVectors(t testing.TB, f *fixtures) []vector {
 		append([]byte{0xca, 0x03, 'P', 'G', 'P'}, respMsg...)))
 	add(v("unsigned", "a response in a literal data packet with no signature", "unsigned", KindResponse, "vendor", literalOnly(t, respJSON)))
 	add(v("truncated", "a valid response cut inside its signature packet", "malformed", KindResponse, "vendor", respMsg[:len(respMsg)-20]))
+	cut := v("truncated-armor", "the armored response cut in the middle of its Base64 (no END line): the file was cut short, not several blocks", "malformed", KindResponse, "vendor", nil)
+	arm := Armor(respMsg, KindResponse)
+	cut.raw = arm[:len(arm)/2]
+	add(cut)
 	add(v("future-signature", "a response signed two days after the verifier's trusted time", "clock-behind", KindResponse, "vendor",
 		signAt(t, f.sec["vendor"], respJSON, vecNow.Add(48*time.Hour))))
 	add(v("expired-key", "signed while the key was valid; the key expired before the trusted time", "key-expired", KindResponse, "expiring",
