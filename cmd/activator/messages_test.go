@@ -63,6 +63,43 @@ func TestMessagesThatMislead(t *testing.T) {
 			not:  []string{"more than one armored block"},
 		},
 		{
+			name: "a bit of the signature's (unverified) time flipped, hours ahead",
+			setup: func(t *testing.T, h *msgHost) []string {
+				at := time.Now().Truncate(time.Second)
+				h.respond(t, "req.req", "dated.lic", at)
+				bin := h.binary(t, "dated.lic")
+				h.write(t, "flipped.bin", flipTimeAhead(t, bin, at))
+				return []string{"import", h.path("flipped.bin")}
+			},
+			code: 1,
+			want: []string{"signature does not verify", "damaged or altered"},
+			not:  []string{"clock", "behind"},
+		},
+		{
+			name: "a genuine signature nine hours ahead of this host",
+			setup: func(t *testing.T, h *msgHost) []string {
+				h.respond(t, "req.req", "ahead.lic", time.Now().Add(9*time.Hour))
+				return []string{"import", h.path("ahead.lic")}
+			},
+			code: 1,
+			want: []string{"this host's clock is behind"},
+		},
+		{
+			name: "the one-pass signature's type flipped",
+			setup: func(t *testing.T, h *msgHost) []string {
+				bin := h.binary(t, "resp.lic")
+				if bin[0] != 0xc4 || bin[3] != 0x00 {
+					t.Fatalf("unexpected one-pass signature packet % x", bin[:6])
+				}
+				bin[3] ^= 0x01
+				h.write(t, "ops.bin", bin)
+				return []string{"import", h.path("ops.bin")}
+			},
+			code: 1,
+			want: []string{"one-pass signature", "damaged or altered"},
+			not:  []string{"signature type is 0x00"},
+		},
+		{
 			name: "response saved with a byte-order mark (Notepad)",
 			setup: func(t *testing.T, h *msgHost) []string {
 				h.write(t, "bom.lic", append([]byte("\ufeff"), h.read(t, "resp.lic")...))
