@@ -642,11 +642,14 @@ func TestHookReentry(t *testing.T) {
 	lic.Close() // twice is harmless
 }
 
-// Audit entries made while the trusted time stands still are all kept.
+// Audit entries made while the trusted time stands still are all kept;
+// refusals make none (they write nothing).
 func TestAuditKeepsEveryEntry(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
-	e.request(s)
+	for i := 0; i < 6; i++ {
+		e.request(s)
+	}
 	for i := 0; i < 5; i++ {
 		s.Import([]byte("garbage"), ImportOptions{})
 	}
@@ -672,6 +675,11 @@ func TestReimportExpired(t *testing.T) {
 	e.clock.Set(end.Time.Add(time.Hour))
 	if _, err := s.Import(resp, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("re-import of an expired licence: %v", err)
+	}
+	// A refusal records nothing, not even the time it saw; status (and the
+	// running product) record it.
+	if st, _ := s.Status(); st.State != StateExpired {
+		t.Fatalf("state %s", st.State)
 	}
 	// Expired wins over suspended: winding the clock back cannot help.
 	e.clock.Set(t0.Add(-48 * time.Hour))

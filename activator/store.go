@@ -48,7 +48,7 @@ var (
 //	                         receipt, and the requests it ended
 //	revocations/<signer>     the newest revocation list of each signing key
 //	maxtime                  the highest time seen, Unix seconds (decimal)
-//	audit/<unix nanos>       one JSON line per import, refusal, deactivation
+//	audit/<unix nanos>       one JSON line per request, import, deactivation (a refusal writes nothing)
 //
 // None of it is trusted: every load re-verifies the signed artifacts, and
 // the records beside them (order, deactivation) can only end a licence,
@@ -86,7 +86,7 @@ type deactRecord struct {
 // auditEntry is one line of the store's audit log.
 type auditEntry struct {
 	Time    time.Time `json:"time"`
-	Event   string    `json:"event"` // request, import, refused, deactivate, receipt, revocations
+	Event   string    `json:"event"` // request, import, deactivate, receipt, revocations ("refused" in older stores)
 	License string    `json:"license_id,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
 }

@@ -58,9 +58,10 @@ func TestMessagesThatMislead(t *testing.T) {
 				h.write(t, "cut.lic", b[:len(b)/2])
 				return []string{"import", h.path("cut.lic")}
 			},
-			code: 1,
-			want: []string{"cut short", "copy the whole file again"},
-			not:  []string{"more than one armored block"},
+			code:    1,
+			want:    []string{"cut short", "copy the whole file again"},
+			not:     []string{"more than one armored block"},
+			refused: true,
 		},
 		{
 			name: "a bit of the signature's (unverified) time flipped, hours ahead",
@@ -71,9 +72,10 @@ func TestMessagesThatMislead(t *testing.T) {
 				h.write(t, "flipped.bin", flipTimeAhead(t, bin, at))
 				return []string{"import", h.path("flipped.bin")}
 			},
-			code: 1,
-			want: []string{"signature does not verify", "damaged or altered"},
-			not:  []string{"clock", "behind"},
+			code:    1,
+			want:    []string{"signature does not verify", "damaged or altered"},
+			not:     []string{"clock", "behind"},
+			refused: true,
 		},
 		{
 			name: "a genuine signature nine hours ahead of this host",
@@ -81,8 +83,9 @@ func TestMessagesThatMislead(t *testing.T) {
 				h.respond(t, "req.req", "ahead.lic", time.Now().Add(9*time.Hour))
 				return []string{"import", h.path("ahead.lic")}
 			},
-			code: 1,
-			want: []string{"this host's clock is behind"},
+			code:    1,
+			want:    []string{"this host's clock is behind"},
+			refused: true,
 		},
 		{
 			name: "the one-pass signature's type flipped",
@@ -95,9 +98,10 @@ func TestMessagesThatMislead(t *testing.T) {
 				h.write(t, "ops.bin", bin)
 				return []string{"import", h.path("ops.bin")}
 			},
-			code: 1,
-			want: []string{"one-pass signature", "damaged or altered"},
-			not:  []string{"signature type is 0x00"},
+			code:    1,
+			want:    []string{"one-pass signature", "damaged or altered"},
+			not:     []string{"signature type is 0x00"},
+			refused: true,
 		},
 		{
 			name: "response saved with a byte-order mark (Notepad)",
