@@ -11,6 +11,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/fsaccess"
 	"github.com/airlock-license/airlock/internal/kv"
 )
 
@@ -37,7 +38,7 @@ func OpenStore(cfg Config, create bool) (*Store, error) {
 	}
 	d, err := kv.Open(cfg.Dir, create, cfg.lockWait(), cfg.logger(), cfg.command())
 	if err != nil {
-		return nil, err
+		return nil, fsaccess.Explain(cfg.Dir, true, err)
 	}
 	return &Store{cfg: cfg, db: d}, nil
 }
@@ -54,7 +55,7 @@ func OpenStoreReadOnly(cfg Config) (*Store, error) {
 	}
 	d, err := kv.OpenReadOnly(cfg.Dir, cfg.lockWait(), cfg.logger(), cfg.command())
 	if err != nil {
-		return nil, err
+		return nil, fsaccess.Explain(cfg.Dir, false, err)
 	}
 	return &Store{cfg: cfg, db: d, readOnly: true}, nil
 }
@@ -68,7 +69,7 @@ func (s *Store) reopenForWriting() error {
 	}
 	d, err := kv.Open(s.cfg.Dir, false, s.cfg.lockWait(), s.cfg.logger(), s.cfg.command())
 	if err != nil {
-		return err
+		return fsaccess.Explain(s.cfg.Dir, true, err)
 	}
 	s.db, s.readOnly = d, false
 	return nil

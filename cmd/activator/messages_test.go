@@ -52,6 +52,47 @@ func TestMessagesThatMislead(t *testing.T) {
 	vendor := testutil.FixtureKey(t, "vendor")
 	cases := []msgCase{
 		{
+			name: "read-only filesystem, import",
+			setup: func(t *testing.T, h *msgHost) []string {
+				return []string{"import", h.path("resp.lic")}
+			},
+			as: asReadOnlyMount, code: 1,
+			want:    []string{"read-only filesystem", "remount"},
+			not:     []string{"damaged", "support"},
+			refused: true,
+		},
+		{
+			name: "read-only filesystem, request",
+			setup: func(t *testing.T, h *msgHost) []string {
+				return []string{"request", "--name", "Ada Admin", "--org", "Example Bank", "--product-key", testProductKey, "-o", h.path("again.req")}
+			},
+			as: asReadOnlyMount, code: 1,
+			want:    []string{"read-only filesystem", "remount"},
+			not:     []string{"damaged", "support"},
+			refused: true,
+		},
+		{
+			name: "permission: import into a store this user may read but not write",
+			setup: func(t *testing.T, h *msgHost) []string {
+				h.shareStore(t, 0o755, 0o644)
+				return []string{"import", h.path("resp.lic")}
+			},
+			as: asOtherUser, code: 1,
+			want:    []string{"permission denied", "may not write", "as root"},
+			not:     []string{"damaged", "support"},
+			refused: true,
+		},
+		{
+			name: "permission: status of a store this user may not read",
+			setup: func(t *testing.T, h *msgHost) []string {
+				return []string{"status"}
+			},
+			as: asOtherUser, code: 1,
+			want:    []string{"permission denied", "may not read", "as root"},
+			not:     []string{"damaged", "support"},
+			refused: true,
+		},
+		{
 			name: "armored response cut short",
 			setup: func(t *testing.T, h *msgHost) []string {
 				b := h.read(t, "resp.lic")
