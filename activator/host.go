@@ -481,8 +481,12 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 	if held := st.responses[r.LicenseID]; held != nil && string(held) != string(a.Binary) {
 		// Another artifact under the same licence id: never overwritten,
 		// or a licence signed by another key could take a genuine one's
-		// place in the log.
-		return nil, nil, refuse(ErrNotRequested, fmt.Sprintf("another licence with the id %s is stored here already; it is not replaced", r.LicenseID))
+		// place in the log. Importing this one again cannot help; a new
+		// licence can.
+		if v.verified(r.LicenseID) == nil {
+			return nil, nil, refuse(ErrNotRequested, fmt.Sprintf("the licence %s stored here does not verify with this product's vendor keys (damaged or altered, or signed by another key), and a stored licence is never replaced; request a new licence (activator request) and import the vendor's response to it", r.LicenseID))
+		}
+		return nil, nil, refuse(ErrNotRequested, fmt.Sprintf("another licence with the id %s is stored here already, and a stored licence is never replaced; request a new licence (activator request) and import the vendor's response to it", r.LicenseID))
 	}
 	reqMsg := st.requests[r.RequestID]
 	if reqMsg == nil {

@@ -93,6 +93,53 @@ func TestMessagesThatMislead(t *testing.T) {
 			refused: true,
 		},
 		{
+			name: "licence altered in the store, its response imported again",
+			setup: func(t *testing.T, h *msgHost) []string {
+				h.activator(t, 0, "import", h.path("resp.lic"))
+				h.alter(t, "response/")
+				out := h.activator(t, 3, "status")
+				for _, w := range []string{"altered", "request a new licence"} {
+					if !strings.Contains(out, w) {
+						t.Errorf("status of the altered store does not say %q:\n%s", w, out)
+					}
+				}
+				return []string{"import", h.path("resp.lic")}
+			},
+			code:    1,
+			want:    []string{"damaged or altered", "request a new licence"},
+			not:     []string{"import it again", "import the response again"},
+			refused: true,
+			next: func(t *testing.T, h *msgHost) {
+				h.activator(t, 0, "request", "--name", "Ada Admin", "--org", "Example Bank", "--product-key", testProductKey, "-o", h.path("new.req"))
+				h.respond(t, "new.req", "new.lic", time.Now())
+				h.activator(t, 0, "import", h.path("new.lic"))
+			},
+		},
+		{
+			name: "host key altered in the store, a new request",
+			setup: func(t *testing.T, h *msgHost) []string {
+				h.activator(t, 0, "import", h.path("resp.lic"))
+				h.alter(t, "hostkey")
+				out := h.activator(t, 3, "status")
+				if strings.Contains(out, "another host key") || !strings.Contains(out, "damaged or altered") {
+					t.Errorf("status of a store with an altered host key:\n%s", out)
+				}
+				return []string{"request", "--name", "Ada Admin", "--org", "Example Bank", "--product-key", testProductKey, "-o", h.path("new.req")}
+			},
+			// A request opens the store for writing: not byte-identical, but
+			// nothing is recorded.
+			code: 1,
+			want: []string{"host key", "damaged or altered", "move", "aside"},
+			next: func(t *testing.T, h *msgHost) {
+				if err := os.Rename(h.store, h.store+".old"); err != nil {
+					t.Fatal(err)
+				}
+				h.activator(t, 0, "request", "--name", "Ada Admin", "--org", "Example Bank", "--product-key", testProductKey, "-o", h.path("new.req"))
+				h.respond(t, "new.req", "new.lic", time.Now())
+				h.activator(t, 0, "import", h.path("new.lic"))
+			},
+		},
+		{
 			name: "armored response cut short",
 			setup: func(t *testing.T, h *msgHost) []string {
 				b := h.read(t, "resp.lic")
