@@ -237,6 +237,21 @@ func TestMessagesThatMislead(t *testing.T) {
 			code: 0,
 			want: []string{"imported"},
 		},
+		{
+			name: "store damaged (KEYREGISTRY cut): Badger's own log lines",
+			setup: func(t *testing.T, h *msgHost) []string {
+				p := filepath.Join(h.store, "KEYREGISTRY")
+				b := h.readAbs(t, p)
+				if err := os.WriteFile(p, b[:10], 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return []string{"import", h.path("resp.lic")}
+			},
+			code:    1,
+			want:    []string{"store damaged"},
+			not:     []string{"level=", "badger:", "Cleaning up"},
+			refused: true,
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
