@@ -128,7 +128,7 @@ func evaluate(cfg *Config, st *storeState, host *HostFingerprint) *Snapshot {
 	l := v.active()
 	if l == nil {
 		if n := v.ignored(); n > 0 {
-			return inactive(now, fmt.Sprintf("%d stored licence(s) do not verify with this product's vendor keys (signed by another key, or altered) and are ignored; request a new licence if this host should be licensed", n))
+			return inactive(now, fmt.Sprintf("%d stored licence(s) do not verify with this product's vendor keys (damaged or altered, or signed by another key) and are ignored; request a new licence (activator request) if this host should be licensed", n))
 		}
 		return inactive(now)
 	}
@@ -172,7 +172,12 @@ func evaluate(cfg *Config, st *storeState, host *HostFingerprint) *Snapshot {
 // fails.
 func checkStored(cfg *Config, st *storeState, resp *format.Response, host *HostFingerprint) string {
 	hk, err := st.hostPublic()
-	if err != nil || hk == nil || hk.Fingerprint() != resp.HostKeyFingerprint {
+	switch {
+	case err != nil:
+		return err.Error()
+	case hk == nil:
+		return "store damaged: the store holds a licence but no host key (damaged or altered); move the store directory aside (keep it for support) and run activator request, which starts a new store"
+	case hk.Fingerprint() != resp.HostKeyFingerprint:
 		return "the stored licence belongs to another host key; request a new licence on this host"
 	}
 	if err := checkBinding(cfg, resp, host); err != nil {

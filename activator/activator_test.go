@@ -644,17 +644,20 @@ func TestHookReentry(t *testing.T) {
 }
 
 // Audit entries made while the trusted time stands still are all kept;
-// the same refusal repeated is counted in one entry.
+// refused imports make none (they write nothing); the same event repeated
+// is counted in one entry.
 func TestAuditKeepsEveryEntry(t *testing.T) {
 	e := newEnv(t)
 	s := e.store()
-	e.request(s)
+	for i := 0; i < 6; i++ {
+		e.request(s)
+	}
 	for i := 0; i < 5; i++ {
 		s.Import([]byte("garbage"), ImportOptions{})
 	}
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 5; i++ {
 		s.db.Update(func(txn *badger.Txn) error {
-			return audit(txn, auditEntry{Time: e.clock.Now(), Event: "refused", Detail: fmt.Sprint("refusal ", i)})
+			return audit(txn, auditEntry{Time: e.clock.Now(), Event: "refused", Detail: fmt.Sprint("refusal ", min(i, 2))})
 		})
 	}
 	var entries []auditEntry
@@ -665,7 +668,7 @@ func TestAuditKeepsEveryEntry(t *testing.T) {
 			return json.Unmarshal(v, &entries[len(entries)-1])
 		})
 	})
-	if len(entries) != 5 || entries[1].Repeats != 4 || entries[4].Detail != "refusal 2" {
+	if len(entries) != 9 || entries[5].Event != "request" || entries[6].Detail != "refusal 0" || entries[8].Detail != "refusal 2" || entries[8].Repeats != 2 {
 		t.Fatalf("audit entries: %+v", entries)
 	}
 }
@@ -683,6 +686,11 @@ func TestReimportExpired(t *testing.T) {
 	e.clock.Set(end.Time.Add(time.Hour))
 	if _, err := s.Import(resp, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("re-import of an expired licence: %v", err)
+	}
+	// A refusal records nothing, not even the time it saw; status (and the
+	// running product) record it.
+	if st, _ := s.Status(); st.State != StateExpired {
+		t.Fatalf("state %s", st.State)
 	}
 	// Expired wins over suspended: winding the clock back cannot help.
 	e.clock.Set(t0.Add(-48 * time.Hour))

@@ -72,7 +72,9 @@
 // every imported response exactly as signed with the order of imports,
 // which licence replaced which, the deactivations with their receipts, the
 // newest revocation list of each signing key, the highest time seen and an
-// audit log. Badger is tuned for a few kilobytes (1 MiB memtable and value
+// audit log. A refused import writes nothing: it is decided on a read-only
+// open, and the store is opened for writing only to apply an import, so
+// its files stay byte-identical. Badger is tuned for a few kilobytes (1 MiB memtable and value
 // log files, no caches, no compression, synced writes, checksums verified).
 // Measured on a 2-core VM with one licence (BENCHMARKS.md): 32 KiB on disk
 // (1 MiB apparent, a sparse DISCARD file), `activator status` peaking at

@@ -3,8 +3,13 @@ package activator
 import (
 	"errors"
 
+	"github.com/airlock-license/airlock/internal/fsaccess"
 	"github.com/airlock-license/airlock/internal/kv"
 )
+
+// StoreAccessError reports a store that this process may not read or
+// write (a permission denied, a read-only filesystem), with what to do.
+type StoreAccessError = fsaccess.Error
 
 // Errors a caller or a test must tell apart. A refusal of an artifact also
 // matches the format package's sentinel where the wire is the reason
@@ -18,6 +23,10 @@ var (
 	ErrDiskFull = kv.ErrDiskFull
 	// ErrStoreDamaged: the store cannot be read.
 	ErrStoreDamaged = kv.ErrStoreDamaged
+	// ErrStoreAccess: this process may not read or write the store, or
+	// its filesystem is read-only; the store is not damaged. See
+	// [StoreAccessError].
+	ErrStoreAccess = fsaccess.ErrAccess
 
 	// ErrNotRequested: a response that answers no pending request of this
 	// store (another host's, or one already imported and deactivated).

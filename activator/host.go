@@ -11,6 +11,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/fsaccess"
 	"github.com/airlock-license/airlock/internal/kv"
 )
 
@@ -21,6 +22,9 @@ import (
 type Store struct {
 	cfg Config
 	db  *kv.DB
+	// readOnly: opened by OpenStoreReadOnly; Import opens the store for
+	// writing only once it has decided to write.
+	readOnly bool
 }
 
 // OpenStore opens the store for a command. With create set (a request), a
@@ -31,28 +35,50 @@ func OpenStore(cfg Config, create bool) (*Store, error) {
 	}
 	d, err := kv.Open(cfg.Dir, create, cfg.lockWait(), cfg.logger(), cfg.command())
 	if err != nil {
-		return nil, err
+		return nil, fsaccess.Explain(cfg.Dir, true, err)
 	}
 	return &Store{cfg: cfg, db: d}, nil
 }
 
-// OpenStoreReadOnly opens the store for Status alone, cheaply and shared
-// with other readers (activator status, check). Writes through it fail;
-// Status records the time it saw in the time file (timeseen.go), never in
-// Badger.
+// OpenStoreReadOnly opens the store for reading, cheaply and shared with
+// other readers: for Status (activator status, check), and for Import,
+// which opens it for writing only once it has decided to write, so that a
+// refused import leaves every file of the store as it was. Other writes
+// through it fail; Status records the time it saw in the time file
+// (timeseen.go), never in Badger.
 func OpenStoreReadOnly(cfg Config) (*Store, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	d, err := kv.OpenReadOnly(cfg.Dir, cfg.lockWait(), cfg.logger(), cfg.command())
 	if err != nil {
-		return nil, err
+		return nil, fsaccess.Explain(cfg.Dir, false, err)
 	}
-	return &Store{cfg: cfg, db: d}, nil
+	return &Store{cfg: cfg, db: d, readOnly: true}, nil
+}
+
+// reopenForWriting replaces a read-only handle by a writer's.
+func (s *Store) reopenForWriting() error {
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("store %s: %v", s.cfg.Dir, err)
+	}
+	d, err := kv.Open(s.cfg.Dir, false, s.cfg.lockWait(), s.cfg.logger(), s.cfg.command())
+	if err != nil {
+		return fsaccess.Explain(s.cfg.Dir, true, err)
+	}
+	s.db, s.readOnly = d, false
+	return nil
 }
 
 // Close releases the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.db == nil {
+		return nil // a reopening failed
+	}
+	return s.db.Close()
+}
 
 // state reads everything (what an import needs).
 func (s *Store) state() (*storeState, error) {
@@ -271,44 +297,64 @@ type ImportResult struct {
 }
 
 // Import verifies a response or a revocation list (armored, binary or QR
-// text) and applies it. A refusal changes nothing but the audit log, and
-// its error reads as one line that names the reason and the fix.
+// text) and applies it. A refusal changes nothing, and its error reads as
+// one line that names the reason and the fix. Through a store opened with
+// OpenStoreReadOnly, the import is decided first and the store opened for
+// writing (and the decision made again, under the writer's lock) only to
+// apply it: a refused import leaves every file of the store byte-identical.
 func (s *Store) Import(data []byte, opts ImportOptions) (*ImportResult, error) {
-	st, err := s.state()
+	res, write, err := s.decideImport(data, opts)
 	if err != nil {
 		return nil, err
 	}
-	now, _ := trustedTime(&s.cfg, st)
-	a, err := format.Verify(data, format.VerifyOptions{Keys: s.cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse, format.KindRevocations}, Now: now})
-	if cb := (*format.ClockBehindError)(nil); errors.As(err, &cb) {
-		err = refuseCause(ErrClockBehind, err, fmt.Sprintf("the %s is signed %s after this host's time (%s, signed at %s): this host's clock is behind, or the vendor's ahead; set this host's clock right and import it again",
-			kindWord(data), cb.By.Round(time.Second), now.Format(time.RFC3339), cb.SignedAt.UTC().Format(time.RFC3339)))
-	}
-	if err != nil {
-		return nil, s.refused(st, now, "", err)
-	}
-	if r, ok := a.Payload.(*format.Response); ok {
-		now = s.correctedTime(st, a, r, now)
-	}
-	v := newView(&s.cfg, st, now)
-	var res *ImportResult
-	switch p := a.Payload.(type) {
-	case *format.Revocations:
-		res, err = s.importRevocations(v, a, p)
-	case *format.Response:
-		res, err = s.importResponse(v, a, p, opts)
-	}
-	if err != nil {
-		id := ""
-		if r, ok := a.Payload.(*format.Response); ok {
-			id = string(r.LicenseID)
+	if write != nil && s.readOnly {
+		if err := s.reopenForWriting(); err != nil {
+			return nil, err
 		}
-		return nil, s.refused(st, now, id, err)
+		if res, write, err = s.decideImport(data, opts); err != nil {
+			return nil, err
+		}
+	}
+	if write != nil {
+		if err := s.db.Update(write); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	}
 	if res.Status, err = s.Status(); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// decideImport verifies data and decides what importing it does, writing
+// nothing: it returns the result and the transaction that applies it (nil
+// when nothing changes), or the refusal.
+func (s *Store) decideImport(data []byte, opts ImportOptions) (*ImportResult, func(*badger.Txn) error, error) {
+	st, err := s.state()
+	if err != nil {
+		return nil, nil, err
+	}
+	now, _ := trustedTime(&s.cfg, st)
+	a, err := format.Verify(data, format.VerifyOptions{Keys: s.cfg.VendorKeys, Kinds: []format.Kind{format.KindResponse, format.KindRevocations}, Now: now})
+	if cb := (*format.ClockBehindError)(nil); errors.As(err, &cb) {
+		// format says so only of a signature that verified.
+		err = refuseCause(ErrClockBehind, err, fmt.Sprintf("the %s is signed %s after this host's time (%s, signed at %s): this host's clock is behind, or the vendor's ahead; set this host's clock right and import it again",
+			kindWord(data), cb.By.Round(time.Second), now.Format(time.RFC3339), cb.SignedAt.UTC().Format(time.RFC3339)))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if r, ok := a.Payload.(*format.Response); ok {
+		now = s.correctedTime(st, a, r, now)
+	}
+	v := newView(&s.cfg, st, now)
+	switch p := a.Payload.(type) {
+	case *format.Revocations:
+		return s.importRevocations(v, a, p)
+	case *format.Response:
+		return s.importResponse(v, a, p, opts)
+	}
+	return nil, nil, fmt.Errorf("import: unexpected %s", a.Kind)
 }
 
 // correctedTime is the time an import judges a response at. It is the
@@ -370,31 +416,18 @@ func kindWord(data []byte) string {
 	return "artifact"
 }
 
-// refused records a refusal in the audit log, with the time seen (best
-// effort: the refusal stands even if the log cannot be written), and
-// returns err. Nothing else in the store changes.
-func (s *Store) refused(st *storeState, now time.Time, licenseID string, err error) error {
-	s.db.Update(func(txn *badger.Txn) error {
-		if err := setMaxTime(txn, st, now); err != nil {
-			return err
-		}
-		return audit(txn, auditEntry{Time: now, Event: "refused", License: licenseID, Detail: err.Error()})
-	})
-	return err
-}
-
-func (s *Store) importRevocations(v *view, a *format.Artifact, p *format.Revocations) (*ImportResult, error) {
+func (s *Store) importRevocations(v *view, a *format.Artifact, p *format.Revocations) (*ImportResult, func(*badger.Txn) error, error) {
 	res := &ImportResult{Kind: format.KindRevocations, Serial: p.Serial}
 	if held, serial := v.heldRevocations(); held != nil {
 		if p.Serial == serial && string(held) == string(a.Binary) {
 			res.Unchanged = true
-			return res, nil
+			return res, nil, nil
 		}
 		if p.Serial <= serial {
-			return nil, refuse(ErrStaleRevocations, fmt.Sprintf("revocation list %d is not newer than list %d held here; import the newest list", p.Serial, serial))
+			return nil, nil, refuse(ErrStaleRevocations, fmt.Sprintf("revocation list %d is not newer than list %d held here; import the newest list", p.Serial, serial))
 		}
 	}
-	err := s.db.Update(func(txn *badger.Txn) error {
+	return res, func(txn *badger.Txn) error {
 		// Kept by signer: a list signed by a key that the product does not
 		// trust cannot take the place of one that it does.
 		if err := txn.Set([]byte(revocationsKey(a.Signer.Fingerprint())), a.Binary); err != nil {
@@ -404,57 +437,57 @@ func (s *Store) importRevocations(v *view, a *format.Artifact, p *format.Revocat
 			return err
 		}
 		return audit(txn, auditEntry{Time: v.now, Event: "revocations", Detail: fmt.Sprintf("serial %d, %d revoked", p.Serial, len(p.Revoked))})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	return res, nil
+	}, nil
 }
 
-func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, opts ImportOptions) (*ImportResult, error) {
+func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, opts ImportOptions) (*ImportResult, func(*badger.Txn) error, error) {
 	st, now := v.st, v.now
 	res := &ImportResult{Kind: format.KindResponse, LicenseID: r.LicenseID}
 	cur := v.active()
 	revoked, _ := v.revocations()
 	if _, ok := revoked[r.LicenseID]; ok {
-		return nil, refuse(ErrRevoked, fmt.Sprintf("licence %s is revoked by the vendor; contact your vendor", r.LicenseID))
+		return nil, nil, refuse(ErrRevoked, fmt.Sprintf("licence %s is revoked by the vendor; contact your vendor", r.LicenseID))
 	}
 	if v.verified(r.LicenseID) != nil {
 		switch by := v.replacedBy(r.LicenseID); {
 		case cur != nil && cur.id == r.LicenseID:
 			// Already in force: harmless, unless it no longer holds here.
 			if snap := evaluate(&s.cfg, st, s.cfg.host()); !snap.Active() {
-				return nil, refuse(ErrNotActive, fmt.Sprintf("licence %s is already imported but is %s: %s", r.LicenseID, snap.State, strings.Join(snap.Problems, "; ")))
+				return nil, nil, refuse(ErrNotActive, fmt.Sprintf("licence %s is already imported but is %s: %s", r.LicenseID, snap.State, strings.Join(snap.Problems, "; ")))
 			}
 			res.Unchanged = true
-			return res, nil
+			return res, nil, nil
 		case by != nil:
 			hint := "; to free its activation at the vendor, run: activator receipt " + string(r.LicenseID)
 			if st.deactivated[r.LicenseID] != nil {
 				hint = " (its receipt was written)"
 			}
-			return nil, refuse(ErrReplaced, fmt.Sprintf("licence %s was replaced by licence %s on this host and cannot be imported again%s", r.LicenseID, by.id, hint))
+			return nil, nil, refuse(ErrReplaced, fmt.Sprintf("licence %s was replaced by licence %s on this host and cannot be imported again%s", r.LicenseID, by.id, hint))
 		}
 	}
 	if d := st.deactivated[r.LicenseID]; d != nil {
-		return nil, refuse(ErrDeactivated, fmt.Sprintf("licence %s was deactivated on this host on %s and cannot be imported again; request a new licence", r.LicenseID, d.Time.Format("2006-01-02")))
+		return nil, nil, refuse(ErrDeactivated, fmt.Sprintf("licence %s was deactivated on this host on %s and cannot be imported again; request a new licence", r.LicenseID, d.Time.Format("2006-01-02")))
 	}
 	if held := st.responses[r.LicenseID]; held != nil && string(held) != string(a.Binary) {
 		// Another artifact under the same licence id: never overwritten,
 		// or a licence signed by another key could take a genuine one's
-		// place in the log.
-		return nil, refuse(ErrNotRequested, fmt.Sprintf("another licence with the id %s is stored here already; it is not replaced", r.LicenseID))
+		// place in the log. Importing this one again cannot help; a new
+		// licence can.
+		if v.verified(r.LicenseID) == nil {
+			return nil, nil, refuse(ErrNotRequested, fmt.Sprintf("the licence %s stored here does not verify with this product's vendor keys (damaged or altered, or signed by another key), and a stored licence is never replaced; request a new licence (activator request) and import the vendor's response to it", r.LicenseID))
+		}
+		return nil, nil, refuse(ErrNotRequested, fmt.Sprintf("another licence with the id %s is stored here already, and a stored licence is never replaced; request a new licence (activator request) and import the vendor's response to it", r.LicenseID))
 	}
 	reqMsg := st.requests[r.RequestID]
 	if reqMsg == nil {
-		return nil, refuse(ErrNotRequested, "this response answers no request of this host; import it on the host that made the request, or make a new request here")
+		return nil, nil, refuse(ErrNotRequested, "this response answers no request of this host; import it on the host that made the request, or make a new request here")
 	}
 	ra, req, err := format.VerifyRequest(reqMsg, now)
 	if err != nil || ra.Digest != r.RequestDigest {
-		return nil, refuse(ErrNotRequested, "this response does not answer the request this host made; make a new request here")
+		return nil, nil, refuse(ErrNotRequested, "this response does not answer the request this host made; make a new request here")
 	}
 	if other := v.answering(r.RequestID); other != nil && other.id != r.LicenseID {
-		return nil, refuse(ErrNotRequested, fmt.Sprintf("request %s was answered already, by licence %s; make a new request here", r.RequestID, other.id))
+		return nil, nil, refuse(ErrNotRequested, fmt.Sprintf("request %s was answered already, by licence %s; make a new request here", r.RequestID, other.id))
 	}
 	seq := st.reqOrder[r.RequestID]
 	if did, d := v.endedBy(seq); d != nil {
@@ -462,36 +495,36 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 		if d.Replaced {
 			what = "receipted for the vendor"
 		}
-		return nil, refuse(ErrNotRequested, fmt.Sprintf("request %s was made before licence %s was %s here (%s), which ended it; make a new request", r.RequestID, did, what, d.Time.Format("2006-01-02 15:04")))
+		return nil, nil, refuse(ErrNotRequested, fmt.Sprintf("request %s was made before licence %s was %s here (%s), which ended it; make a new request", r.RequestID, did, what, d.Time.Format("2006-01-02 15:04")))
 	}
 	hk, err := st.hostPublic()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if hk == nil || hk.Fingerprint() != r.HostKeyFingerprint {
-		return nil, refuse(ErrWrongHostKey, "this response is bound to another host key; make a new request on this host")
+		return nil, nil, refuse(ErrWrongHostKey, "this response is bound to another host key; make a new request on this host")
 	}
 	if a.SignedAt.Add(format.DefaultSkew).Before(req.Created.Time) {
-		return nil, refuse(ErrBackdated, fmt.Sprintf("the response is signed at %s, %s before its request was made (%s): this host's clock was ahead of the vendor's when it made the request, or the vendor's is behind; set this host's clock right, make a new request and have it signed",
+		return nil, nil, refuse(ErrBackdated, fmt.Sprintf("the response is signed at %s, %s before its request was made (%s): this host's clock was ahead of the vendor's when it made the request, or the vendor's is behind; set this host's clock right, make a new request and have it signed",
 			a.SignedAt.UTC().Format(time.RFC3339), req.Created.Sub(a.SignedAt).Round(time.Second), req.Created))
 	}
 	if err := checkBinding(&s.cfg, r, s.cfg.host()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.NotAfter != nil && !now.Before(r.NotAfter.Time) {
-		return nil, refuse(ErrExpired, fmt.Sprintf("the licence expired at %s%s; ask your vendor for a renewal", r.NotAfter, aheadNote(&s.cfg, st, now)))
+		return nil, nil, refuse(ErrExpired, fmt.Sprintf("the licence expired at %s%s; ask your vendor for a renewal", r.NotAfter, aheadNote(&s.cfg, st, now)))
 	}
 	if r.NotBefore != nil && now.Before(r.NotBefore.Time) {
-		return nil, refuse(ErrNotYetValid, fmt.Sprintf("the licence is valid from %s; import it then, or check this host's clock", r.NotBefore))
+		return nil, nil, refuse(ErrNotYetValid, fmt.Sprintf("the licence is valid from %s; import it then, or check this host's clock", r.NotBefore))
 	}
 	if cur != nil {
 		if err := s.mayReplace(v, cur, r, seq, opts); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		res.Replaced, res.Lost = cur.id, compareGrants(cur.resp, r).lost
 		res.ReplacedOtherKey = v.productKeyOf(cur.resp.RequestID) != v.productKeyOf(r.RequestID)
 	}
-	err = s.db.Update(func(txn *badger.Txn) error {
+	return res, func(txn *badger.Txn) error {
 		n, err := nextSeq(txn, keyImportSeq)
 		if err != nil {
 			return err
@@ -524,11 +557,7 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 			return err
 		}
 		return audit(txn, auditEntry{Time: now, Event: "import", License: string(r.LicenseID), Detail: detail})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	return res, nil
+	}, nil
 }
 
 // mayReplace applies the replacement rule (see entitlement.go) to the

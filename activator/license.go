@@ -10,6 +10,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/airlock-license/airlock/internal/fsaccess"
 	"github.com/airlock-license/airlock/internal/kv"
 )
 
@@ -85,7 +86,7 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 			l.lastGen, l.lastFull, l.lastState = gen, now, nil
 			return inactive(now, fmt.Sprintf("no licence store at %s; run activator request, then import the vendor's response", l.cfg.Dir)), nil
 		}
-		return nil, err
+		return nil, fsaccess.Explain(l.cfg.Dir, false, err)
 	}
 	var st *storeState
 	var snap *Snapshot

@@ -69,7 +69,7 @@ func TestForeignLicenceIDCannotOverwrite(t *testing.T) {
 	})
 	e.with(evilCfg, func(s *Store) {
 		_, err := s.Import(e.signAs(evil, e.request(s).Binary, func(r *format.Response) { r.LicenseID = g2 }), ImportOptions{})
-		if err == nil || !strings.Contains(err.Error(), "is stored here already") {
+		if err == nil || !strings.Contains(err.Error(), "a stored licence is never replaced") {
 			t.Fatalf("a foreign licence under a genuine licence's id: %v", err)
 		}
 	})

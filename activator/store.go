@@ -48,8 +48,8 @@ var (
 //	                         receipt, and the requests it ended
 //	revocations/<signer>     the newest revocation list of each signing key
 //	maxtime                  the highest time seen, Unix seconds (decimal)
-//	audit/<unix nanos>       one JSON line per import, refusal, deactivation;
-//	                         the newest maxAudit only
+//	audit/<unix nanos>       one JSON line per request, import, deactivation
+//	                         (a refusal writes nothing); the newest maxAudit only
 //
 // None of it is trusted: every load re-verifies the signed artifacts, and
 // the records beside them (order, deactivation) can only end a licence,
@@ -87,7 +87,7 @@ type deactRecord struct {
 // auditEntry is one line of the store's audit log.
 type auditEntry struct {
 	Time    time.Time `json:"time"`
-	Event   string    `json:"event"` // request, import, refused, deactivate, receipt, revocations
+	Event   string    `json:"event"` // request, import, deactivate, receipt, revocations ("refused" in older stores)
 	License string    `json:"license_id,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
 	// Repeats counts the same event seen again after Time (the same

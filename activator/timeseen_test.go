@@ -214,18 +214,35 @@ func TestAuditLogBounded(t *testing.T) {
 	if n != maxAudit || last.Event != "refused" || !last.Time.Equal(e.clock.Now()) {
 		t.Fatalf("%d audit entries, the newest %+v", n, last)
 	}
+	newest := last
+	count := func() (n int, last auditEntry) {
+		s.db.View(func(txn *badger.Txn) error {
+			return kv.Scan(txn, prefixAudit, func(_ string, v []byte) error {
+				n++
+				return json.Unmarshal(v, &last)
+			})
+		})
+		return n, last
+	}
+	// A refused import writes nothing, so it adds no entry.
 	for range 3 {
 		e.clock.Set(e.clock.Now().Add(time.Minute))
-		s.Import(foreign, ImportOptions{})
+		if _, err := s.Import(foreign, ImportOptions{}); err == nil {
+			t.Fatal("another host's licence imported")
+		}
 	}
-	n = 0
-	s.db.View(func(txn *badger.Txn) error {
-		return kv.Scan(txn, prefixAudit, func(_ string, v []byte) error {
-			n++
-			return json.Unmarshal(v, &last)
+	if n, last := count(); n != maxAudit || last.Detail != newest.Detail || last.Repeats != 0 {
+		t.Fatalf("after 3 refused imports: %d entries, the newest %+v", n, last)
+	}
+	// The same event again is counted in the newest entry.
+	for range 3 {
+		e.clock.Set(e.clock.Now().Add(time.Minute))
+		s.db.Update(func(txn *badger.Txn) error {
+			return audit(txn, auditEntry{Time: e.clock.Now(), Event: "revocations", Detail: "list 7"})
 		})
-	})
+	}
+	n, last = count()
 	if n != maxAudit || last.Repeats != 2 || last.Last == nil || !last.Last.Equal(e.clock.Now()) {
-		t.Fatalf("a refusal retried 3 times: %d entries, the newest %+v", n, last)
+		t.Fatalf("an event repeated 3 times: %d entries, the newest %+v", n, last)
 	}
 }

@@ -263,10 +263,16 @@ func (st *storeState) hostPublic() (*format.PrivateKey, error) {
 	}
 	k, err := format.ParsePrivateKey(st.hostKey, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: host key unreadable (%v)", ErrStoreDamaged, err)
+		return nil, refuseCause(ErrStoreDamaged, err, hostKeyDamaged+" ("+err.Error()+")")
 	}
 	return k, nil
 }
+
+// hostKeyDamaged is what to do when the host key no longer reads: no
+// licence bound to it can be used, no request signed, and nothing the
+// store holds brings it back. A new store (a new host key) can; the
+// vendor's desk sees its request as a reinstall on this machine.
+const hostKeyDamaged = "store damaged: this store's host key is damaged or altered, so the store can neither use its licences nor make requests; move the store directory aside (keep it for support) and run activator request, which starts a new store"
 
 // applyTimeFixes makes st.maxTime the highest time seen as cfg's keys see
 // it: a correction brought it down only if the licence that vouched for it

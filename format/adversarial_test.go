@@ -158,16 +158,22 @@ func TestArmorStrict(t *testing.T) {
 		"damaged BEGIN":       strings.Replace(arm, "BEGIN PGP MESSAGE", "BEGIN PGP MESSAGEX", 1),
 		"broken header":       strings.Replace(arm, "Comment: airlock revocations", "Comment airlock", 1),
 		"no blank line":       strings.Replace(arm, "Comment: airlock revocations\n\n", "Comment: airlock revocations\n", 1),
+		"cut in the Base64":   arm[:len(arm)/2],
+		"cut in the END line": arm[:len(arm)-8],
+		"BOM before binary":   "\ufeff" + string(msg),
+		"UTF-16":              "\xff\xfe-\x00-\x00",
 	}
 	for name, in := range cases {
 		if _, err := Verify([]byte(in), revOpts(f.pub["vendor"], vecNow)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	// Still accepted: CRLF line ends, no checksum line, no headers,
-	// surrounding whitespace.
+	// Still accepted: CRLF line ends, a byte-order mark, no checksum line,
+	// no headers, surrounding whitespace.
 	for name, in := range map[string]string{
 		"CRLF":        strings.ReplaceAll(arm, "\n", "\r\n"),
+		"BOM":         "\ufeff" + arm,
+		"BOM, CRLF":   "\ufeff" + strings.ReplaceAll(arm, "\n", "\r\n"),
 		"no checksum": strings.Join(noCRC, "\n"),
 		"no headers":  strings.Replace(arm, "Comment: airlock revocations\n", "", 1),
 		"whitespace":  "\n\n  " + arm + "\n\n",

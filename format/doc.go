@@ -31,8 +31,10 @@
 // Each packet is constrained:
 //
 //   - one-pass signature (tag 4): version 3, signature type 0x00, and its
-//     "last" flag byte exactly 1; its key ID, hash and algorithm MUST equal
-//     the signature's.
+//     "last" flag byte exactly 1; its type, key ID, hash and algorithm MUST
+//     equal the signature's. No signature covers this packet: where it
+//     disagrees with the signature, the refusal says that the file was
+//     damaged or altered, not what either claims.
 //   - literal data (tag 11): format 'b', an empty file name, and date 0 or
 //     at most five minutes before the signature's creation time. The body
 //     is the payload. (gpg writes this when it signs standard input, or
@@ -71,14 +73,19 @@
 //     without one, the key ID), comparing full fingerprints of primary keys
 //     and subkeys; a key not pinned is [ErrUnknownSigner]. Key IDs and user
 //     IDs are never trusted;
-//  4. refuse a signature created more than the skew ([DefaultSkew], five
+//  4. check the signature's value over the payload with that key
+//     ([ErrBadSignature]: the file was damaged or altered, or the
+//     signature forged). Until it holds, nothing the signature covers is a
+//     fact: a refusal MUST NOT say anything of a clock or of a key's
+//     validity from a creation time that has not verified;
+//  5. refuse a signature created more than the skew ([DefaultSkew], five
 //     minutes) after the trusted time ([ErrClockBehind]: the reading
-//     machine's clock is behind);
-//  5. verify the signature ([ErrBadSignature]), with the signing key valid
-//     when it signed and at the trusted time: not expired ([ErrKeyExpired])
-//     and not revoked ([ErrKeyRevoked]). Judging expiry at the trusted time
+//     machine's clock is behind, or the signer's ahead);
+//  6. verify the signature as a whole, with the signing key valid when it
+//     signed and at the trusted time: not expired ([ErrKeyExpired]) and
+//     not revoked ([ErrKeyRevoked]). Judging expiry at the trusted time
 //     too stops whoever holds an old, expired key from backdating;
-//  6. decode the payload (below), check that its kind is one the caller
+//  7. decode the payload (below), check that its kind is one the caller
 //     expects ([ErrWrongKind]) and that its format version is known
 //     ([ErrUnsupportedVersion]).
 //
@@ -173,6 +180,12 @@
 //     of the DEFLATE stream. A request fits one QR code at error-correction
 //     level M.
 //
+// Armored and QR text are text, and text is saved by editors in their own
+// ways: a reader MUST accept it with CRLF line ends and with a UTF-8
+// byte-order mark (EF BB BF) before it, as Notepad writes, and MUST NOT
+// take a byte-order mark for the start of a binary message. The same holds
+// for armored key files (below). UTF-16 text is refused, by name.
+//
 // # Keys
 //
 // Vendor and host keys are OpenPGP v4 Ed25519 signing keys (algorithm 22,
@@ -193,8 +206,9 @@
 // x⁵+x²+1, α = x), α·d0 + α²·d1 + α³·d2 + α⁴·d3 + α⁵·d4 = 0. The serial is
 // 100 random bits, taken five bits a symbol, most significant first. Every
 // single substitution and every adjacent transposition is detected, and the
-// error names the group ([ProductKeyError]). Readers ignore case, dashes
-// and spaces, and read O as 0 and I or L as 1. A product key identifies a
+// error names the group ([ProductKeyError]). Readers ignore case, dashes,
+// spaces, tabs, line ends and a byte-order mark (a key pasted from a file),
+// and read O as 0 and I or L as 1. A product key identifies a
 // sale in the vendor's ledger; it carries no entitlement itself.
 //
 // # Fingerprints

@@ -44,14 +44,21 @@ func (e Encoding) String() string {
 	return "unknown"
 }
 
+// byteOrderMark is the UTF-8 encoding of U+FEFF, which Notepad and other
+// editors write at the start of a text file. It is not part of any
+// encoding; a reader skips it before text (armor, QR text, keys).
+var byteOrderMark = []byte("\xef\xbb\xbf")
+
 // Decode detects the encoding of input and returns the binary message.
-// Surrounding whitespace is ignored. Armor headers are ignored: they are
-// not covered by the signature.
+// Surrounding whitespace is ignored, and so is a UTF-8 byte-order mark
+// before armored or QR text; CRLF line ends are accepted. Armor headers
+// are ignored: they are not covered by the signature.
 func Decode(input []byte) ([]byte, Encoding, error) {
 	if len(input) > MaxEncodedSize {
 		return nil, Binary, errorf(ErrTooLarge, "input is %d bytes, at most %d allowed", len(input), MaxEncodedSize)
 	}
-	t := bytes.TrimSpace(input)
+	text, bom := bytes.CutPrefix(input, byteOrderMark)
+	t := bytes.TrimSpace(text)
 	switch {
 	case bytes.HasPrefix(t, []byte(QRPrefix)):
 		b, err := DecodeQRText(string(t))
@@ -61,7 +68,9 @@ func Decode(input []byte) ([]byte, Encoding, error) {
 	case bytes.HasPrefix(t, []byte("-----BEGIN ")):
 		b, err := dearmorMessage(t)
 		return b, Armored, err
-	case len(input) > 0 && input[0]&0x80 != 0:
+	case bytes.HasPrefix(input, []byte("\xff\xfe")) || bytes.HasPrefix(input, []byte("\xfe\xff")):
+		return nil, Binary, errorf(ErrMalformed, "the file is UTF-16 text (Notepad's \"Unicode\"); save it as UTF-8 and try again")
+	case !bom && len(input) > 0 && input[0]&0x80 != 0:
 		if len(input) > MaxArtifactSize {
 			return nil, Binary, errorf(ErrTooLarge, "message is %d bytes, at most %d allowed", len(input), MaxArtifactSize)
 		}
@@ -91,11 +100,16 @@ func dearmorMessage(t []byte) ([]byte, error) {
 		}
 		return nil, errorf(ErrMalformed, "armor: first line is not %q", begin)
 	}
-	if strings.Count(text, "-----BEGIN ") != 1 || strings.Count(text, "-----END ") != 1 {
+	last := lines[len(lines)-1]
+	switch begins, ends := strings.Count(text, "-----BEGIN "), strings.Count(text, "-----END "); {
+	case begins > 1 || ends > 1:
 		return nil, errorf(ErrMalformed, "armor: more than one armored block; give one artifact per file")
-	}
-	if lines[len(lines)-1] != end {
-		return nil, errorf(ErrMalformed, "armor: last line is not %q; the file was cut or altered", end)
+	case ends == 0 || last != end && strings.HasPrefix(end, last):
+		return nil, errorf(ErrMalformed, "armor: the %q line is missing: the file was cut short; copy the whole file again", end)
+	case !strings.HasPrefix(last, "-----END "):
+		return nil, errorf(ErrMalformed, "armor: text follows the %q line; give the file as it was sent, without additions", end)
+	case last != end:
+		return nil, errorf(ErrMalformed, "armor: the last line is not %q; the file was damaged or altered: copy it again", end)
 	}
 	i := 1
 	for ; i < len(lines)-1 && lines[i] != ""; i++ {
@@ -125,13 +139,13 @@ func dearmorMessage(t []byte) ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(body.String())
 	if err != nil {
-		return nil, errorf(ErrMalformed, "armor: data is not Base64; the file was altered")
+		return nil, errorf(ErrMalformed, "armor: data is not Base64; the file was damaged or altered: copy it again")
 	}
 	if crc != "" {
 		want, err := base64.StdEncoding.Strict().DecodeString(crc)
 		got := crc24(b)
 		if err != nil || len(want) != 3 || want[0] != byte(got>>16) || want[1] != byte(got>>8) || want[2] != byte(got) {
-			return nil, errorf(ErrMalformed, "armor: checksum does not match; the file was altered or damaged")
+			return nil, errorf(ErrMalformed, "armor: checksum does not match; the file was damaged or altered: copy it again")
 		}
 	}
 	if len(b) > MaxArtifactSize {
@@ -193,13 +207,14 @@ func EncodeQRText(bin []byte) string {
 	return QRPrefix + base45Encode(b.Bytes())
 }
 
-// DecodeQRText reverses [EncodeQRText]. Surrounding whitespace is ignored;
-// the inflated size is bounded by [MaxArtifactSize].
+// DecodeQRText reverses [EncodeQRText]. Surrounding whitespace (CRLF
+// included) and a leading byte-order mark are ignored; the inflated size is
+// bounded by [MaxArtifactSize].
 func DecodeQRText(s string) ([]byte, error) {
 	if len(s) > MaxEncodedSize {
 		return nil, errorf(ErrTooLarge, "QR text is %d characters, at most %d allowed", len(s), MaxEncodedSize)
 	}
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.TrimPrefix(s, string(byteOrderMark)))
 	if !strings.HasPrefix(s, QRPrefix) {
 		return nil, errorf(ErrMalformed, "QR text must start with %q", QRPrefix)
 	}

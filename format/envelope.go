@@ -129,10 +129,11 @@ type Artifact struct {
 // keys and returns its payload. It enforces, in this order: the size bound;
 // the packet sequence (one-pass signature, literal data, signature, nothing
 // else); a binary signature over SHA-256, SHA-384 or SHA-512; a signer in
-// the pinned set by full fingerprint; a creation time no later than Now
-// plus Skew; the signature itself; the signing key valid (not expired, not
-// revoked) both when it signed and at Now; then the payload's format, kind
-// and fields. The error matches exactly one of the package's sentinels,
+// the pinned set by full fingerprint; the signature's value (so that no
+// refusal speaks of a clock or a key from a time that did not verify); a
+// creation time no later than Now plus Skew; the signature as a whole, the
+// signing key valid (not expired, not revoked) both when it signed and at
+// Now; then the payload's format, kind and fields. The error matches exactly one of the package's sentinels,
 // except when opts itself is incomplete (no keys, kinds or time), which is
 // a programming error reported as such.
 func Verify(input []byte, opts VerifyOptions) (*Artifact, error) {
@@ -173,10 +174,22 @@ func verifyParsed(m *signedMessage, enc Encoding, opts VerifyOptions) (*Artifact
 			return nil, err
 		}
 	}
+	// Nothing the signature covers is a fact before it verifies: a
+	// creation time in the future, or one at which the key was not valid,
+	// is reported as such only once the signature holds over it;
+	// otherwise the bytes were damaged or altered.
 	if ahead := m.sig.CreationTime.Sub(opts.Now); ahead > skew {
+		if err := checkSignatureValue(m, key); err != nil {
+			return nil, err
+		}
 		return nil, &ClockBehindError{SignedAt: m.sig.CreationTime, By: ahead}
 	}
 	if err := verifyCrypto(m, key, opts.Now); err != nil {
+		if errors.Is(err, ErrKeyExpired) || errors.Is(err, ErrKeyRevoked) || errors.Is(err, ErrSignatureExpired) {
+			if verr := checkSignatureValue(m, key); verr != nil {
+				return nil, verr
+			}
+		}
 		return nil, err
 	}
 	p, err := decodePayloadAs(m.literal, opts.Kinds)
@@ -251,7 +264,7 @@ func verifyCrypto(m *signedMessage, key *PublicKey, now time.Time) error {
 	h := m.sig.Hash.New()
 	h.Write(m.literal)
 	if packet.VerifyHashTag(h, m.sig) != nil {
-		return errorf(ErrBadSignature, "signature hash tag does not match the content; the file was altered")
+		return errorf(ErrBadSignature, "signature hash tag does not match the content; the file was damaged or altered: get it again from its sender")
 	}
 	// go-crypto judged the key at the signature's creation time. An
 	// expired or revoked key must not be trusted today either: whoever
@@ -265,6 +278,29 @@ func verifyCrypto(m *signedMessage, key *PublicKey, now time.Time) error {
 	}
 	return nil
 }
+
+// checkSignatureValue checks the signature's value over the literal data
+// with the pinned key it names, and nothing else (not the key's validity,
+// not the time), so that the hashed fields, creation time included, may be
+// believed before any decision is made from them. It is not the verdict:
+// verifyCrypto, through go-crypto's openpgp/v2 reader, is. It runs only on
+// the way to a refusal, so an artifact that verifies pays for one check.
+func checkSignatureValue(m *signedMessage, key *PublicKey) error {
+	pk := key.issuerKey(m.sig.IssuerFingerprint, *m.sig.IssuerKeyId)
+	if pk == nil {
+		return errorf(ErrUnknownSigner, "signed by a key that is not trusted here")
+	}
+	h := m.sig.Hash.New()
+	h.Write(m.literal)
+	if pk.VerifySignature(h, m.sig) != nil {
+		return errorf(ErrBadSignature, badSignatureText)
+	}
+	return nil
+}
+
+// badSignatureText is what a signature that does not hold means to the
+// person who has the file.
+const badSignatureText = "signature does not verify: the file was damaged or altered (or the signature forged); get it again from its sender"
 
 // keyState explains a failure in terms of the signing key when the key is
 // the reason: a revoked or expired primary key or signing subkey. It
@@ -303,7 +339,7 @@ func signatureError(err error) error {
 	if errors.As(err, &weak) {
 		return errorf(ErrWeakKey, "signature: %v", err)
 	}
-	return errorf(ErrBadSignature, "signature does not verify: the content was altered or the signature forged")
+	return errorf(ErrBadSignature, badSignatureText)
 }
 
 // decodePayloadAs checks the kind named by the "format" field before

@@ -88,7 +88,7 @@ func Example() {
 	// Output:
 	// request from Ada Admin (Example Bank) for astera 9.1.0, 3 identifiers
 	// response via qr-text: [dataflow workflow], 2 clients, answers the request: true
-	// tampered: true signature does not verify: the content was altered or the signature forged
+	// tampered: true signature does not verify: the file was damaged or altered (or the signature forged); get it again from its sender
 }
 
 func ExampleParseProductKey() {

@@ -232,7 +232,8 @@ func NewKeySet(keys ...*PublicKey) *KeySet {
 }
 
 // ParseKeySet reads one or more public keys, ASCII-armored (one or several
-// blocks, concatenated) or binary, and refuses the whole set if any key
+// blocks, concatenated; a byte-order mark and CRLF line ends are accepted)
+// or binary, and refuses the whole set if any key
 // uses an algorithm this package does not accept.
 func ParseKeySet(data []byte) (*KeySet, error) {
 	if len(data) > maxKeyringSize {
@@ -400,11 +401,11 @@ func algorithmName(pk *packet.PublicKey) string {
 	return fmt.Sprintf("algo%d", pk.PubKeyAlgo)
 }
 
-// skipPreamble drops text before the first armor line of a key file (a
-// comment such as "SAMPLE KEY"), as gpg --import does. Artifacts get no
-// such leniency.
+// skipPreamble drops a byte-order mark and text before the first armor
+// line of a key file (a comment such as "SAMPLE KEY"), as gpg --import
+// does. Artifacts get no such leniency (only the byte-order mark).
 func skipPreamble(data []byte) []byte {
-	t := bytes.TrimSpace(data)
+	t := bytes.TrimSpace(bytes.TrimPrefix(data, byteOrderMark))
 	if len(t) > 0 && t[0]&0x80 == 0 {
 		if i := bytes.Index(t, []byte("\n-----BEGIN ")); i >= 0 && !bytes.HasPrefix(t, []byte("-----BEGIN ")) {
 			return t[i+1:]

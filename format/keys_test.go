@@ -95,7 +95,15 @@ func TestParseKeySet(t *testing.T) {
 	if err != nil || set.Len() != 2 {
 		t.Fatalf("binary keyring: %v", err)
 	}
+	// A key file as Notepad saves it: a byte-order mark, CRLF line ends.
+	set, err = ParseKeySet(bomCRLF(both))
+	if err != nil || set.Len() != 2 {
+		t.Fatalf("byte-order mark and CRLF: %v", err)
+	}
 	sec, _ := f.sec["vendor"].MarshalArmored(nil)
+	if _, err := ParsePrivateKey(bomCRLF(sec), nil); err != nil {
+		t.Fatalf("secret key with a byte-order mark and CRLF: %v", err)
+	}
 	for name, in := range map[string][]byte{
 		"secret key": sec,
 		"empty":      nil,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
@@ -262,25 +263,40 @@ func checkSequence(tags []int) error {
 }
 
 // checkProfile enforces the algorithm rules that can be read off the
-// packets before any key is consulted.
+// packets before any key is consulted. The one-pass signature is covered by
+// no signature: where it disagrees with the signature, the file was damaged
+// or altered, and nothing is said of either value.
 func checkProfile(m *signedMessage) error {
 	ops, sig := m.ops, m.sig
-	if sig.SigType != packet.SigTypeBinary || ops.SigType != packet.SigTypeBinary {
-		return errorf(ErrPacketSequence, "signature type is 0x%02x; airlock signs binary documents (0x00)", byte(sig.SigType))
+	if sig.IssuerKeyId == nil {
+		return errorf(ErrMalformed, "signature names no issuer; the file was damaged or altered: get it again from its sender")
 	}
-	if !allowedHash(sig.Hash) || !allowedHash(ops.Hash) {
+	var differ []string
+	if ops.SigType != sig.SigType {
+		differ = append(differ, "type")
+	}
+	if ops.Hash != sig.Hash {
+		differ = append(differ, "hash")
+	}
+	if ops.PubKeyAlgo != sig.PubKeyAlgo {
+		differ = append(differ, "algorithm")
+	}
+	if ops.KeyId != *sig.IssuerKeyId {
+		differ = append(differ, "key ID")
+	}
+	if len(differ) > 0 {
+		return errorf(ErrPacketSequence, "the one-pass signature packet does not match the signature (its %s differs): the file was damaged or altered; get it again from its sender", strings.Join(differ, ", "))
+	}
+	if sig.SigType != packet.SigTypeBinary {
+		return errorf(ErrPacketSequence, "signature type is 0x%02x; airlock signs binary documents (0x00): sign without --textmode or --clearsign", byte(sig.SigType))
+	}
+	if !allowedHash(sig.Hash) {
 		return errorf(ErrWeakHash, "signature uses %s; SHA-256, SHA-384 or SHA-512 is required", hashName(sig.Hash))
 	}
 	if sig.Version != 4 || ops.Version != 3 {
 		// RFC 9580 v6 keys may be added as an option in a later format
 		// version; GnuPG 2.2 reads none of them.
-		return errorf(ErrPacketSequence, "signature version %d is not supported; airlock uses version 4", sig.Version)
-	}
-	if sig.IssuerKeyId == nil {
-		return errorf(ErrMalformed, "signature names no issuer")
-	}
-	if ops.KeyId != *sig.IssuerKeyId || ops.Hash != sig.Hash || ops.PubKeyAlgo != sig.PubKeyAlgo {
-		return errorf(ErrPacketSequence, "one-pass signature and signature disagree")
+		return errorf(ErrPacketSequence, "signature version %d (one-pass version %d) is not supported; airlock uses version 4 (3)", sig.Version, ops.Version)
 	}
 	switch sig.PubKeyAlgo {
 	case packet.PubKeyAlgoEdDSA, packet.PubKeyAlgoEd25519, packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSASignOnly:
@@ -376,7 +392,7 @@ func checkSignatureEncoding(raw []byte, sig *packet.Signature) error {
 		bits := int(rest[0])<<8 | int(rest[1])
 		n := (bits + 7) / 8
 		if n == 0 || 2+n > len(rest) || rest[2] == 0 || bitLen(rest[2])+8*(n-1) != bits {
-			return errorf(ErrBadSignature, "signature value is not canonically encoded; the file was altered")
+			return errorf(ErrBadSignature, "signature value is not canonically encoded; the file was damaged or altered: get it again from its sender")
 		}
 		rest = rest[2+n:]
 	}

@@ -103,8 +103,9 @@ func NewProductKey(rand io.Reader) (ProductKey, error) {
 }
 
 // ParseProductKey normalises and checks a product key as a person typed
-// it: case does not matter, dashes and spaces are optional, O reads as 0
-// and I or L as 1. The error names the group that looks wrong.
+// (or pasted) it: case does not matter, dashes, spaces and line ends are
+// optional, a byte-order mark is ignored, O reads as 0 and I or L as 1.
+// The error names the group that looks wrong.
 func ParseProductKey(s string) (ProductKey, error) {
 	k, err := parseProductKey(s)
 	if err != nil {
@@ -117,7 +118,10 @@ func parseProductKey(s string) (ProductKey, error) {
 	var k ProductKey
 	n := 0
 	for _, r := range s {
-		if r == '-' || r == ' ' || r == '\t' {
+		switch r {
+		case '-', ' ', '\t', '\r', '\n', '\ufeff':
+			// Separators, line ends, and the byte-order mark of a key
+			// pasted from a file an editor saved.
 			continue
 		}
 		c := r

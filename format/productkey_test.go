@@ -43,6 +43,8 @@ func TestProductKeyNormalisation(t *testing.T) {
 		"  " + strings.ReplaceAll(strings.ToLower(s), "-", "") + " ",
 		strings.NewReplacer("0", "O", "1", "I").Replace(s),
 		strings.NewReplacer("0", "o", "1", "l").Replace(s),
+		"\ufeff" + s + "\r\n", // pasted from a file Notepad saved
+		strings.ReplaceAll(s, "-", "\r\n"),
 	}
 	for _, v := range variants {
 		got, err := ParseProductKey(v)

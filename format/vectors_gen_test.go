@@ -260,6 +260,34 @@ func craft(t testing.TB, k *PrivateKey, payload []byte, at time.Time, h crypto.H
 	return b.Bytes()
 }
 
+// flipCreationTime flips the lowest zero bit, from bit minBit up, of the
+// creation time subpacket of msg, signed at at, dating it later.
+func flipCreationTime(t testing.TB, msg []byte, at time.Time, minBit int) []byte {
+	var sub [6]byte
+	sub[0], sub[1] = 5, 0x82 // length 5, type 2 (critical), as go-crypto writes it
+	binary.BigEndian.PutUint32(sub[2:], uint32(at.Unix()))
+	i := bytes.Index(msg, sub[:])
+	if i < 0 || bytes.Contains(msg[i+1:], sub[:]) {
+		t.Fatal("creation time subpacket not found once")
+	}
+	out := bytes.Clone(msg)
+	ts := uint32(at.Unix())
+	for b := minBit; b < 31; b++ {
+		if ts&(1<<b) == 0 {
+			binary.BigEndian.PutUint32(out[i+2:], ts|1<<b)
+			return out
+		}
+	}
+	t.Fatal("no zero bit to flip")
+	return nil
+}
+
+// bomCRLF is text as Notepad saves it: a UTF-8 byte-order mark first and
+// CRLF line ends.
+func bomCRLF(b []byte) []byte {
+	return append([]byte("\ufeff"), bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))...)
+}
+
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
@@ -291,6 +319,13 @@ func buildVectors(t testing.TB, f *fixtures) []vector {
 	qx := v("response-valid-qr", "the same response as AL1: QR text", "ok", KindResponse, "vendor", respMsg)
 	qx.input = "qr"
 	add(qx)
+	bc := v("response-valid-bom-crlf", "the armored response as Notepad saves it: a UTF-8 byte-order mark and CRLF line ends, which readers accept", "ok", KindResponse, "vendor", respMsg)
+	bc.raw = bomCRLF(Armor(respMsg, KindResponse))
+	add(bc)
+	qc := v("response-valid-qr-bom-crlf", "the QR text of the response with a UTF-8 byte-order mark and a CRLF line end, which readers accept", "ok", KindResponse, "vendor", respMsg)
+	qc.input = "qr"
+	qc.raw = bomCRLF([]byte(EncodeQRText(respMsg) + "\n"))
+	add(qc)
 	add(v("deactivation-valid", "a deactivation receipt signed by the host key", "ok", KindDeactivation, "host", signAt(t, f.sec["host"], mustJSON(t, deact), vecSignTime)))
 	add(v("revocations-valid", "a revocation list signed by the vendor key", "ok", KindRevocations, "vendor", signAt(t, f.sec["vendor"], mustJSON(t, revs), vecSignTime)))
 
@@ -333,6 +368,10 @@ func buildVectors(t testing.TB, f *fixtures) []vector {
 		append([]byte{0xca, 0x03, 'P', 'G', 'P'}, respMsg...)))
 	add(v("unsigned", "a response in a literal data packet with no signature", "unsigned", KindResponse, "vendor", literalOnly(t, respJSON)))
 	add(v("truncated", "a valid response cut inside its signature packet", "malformed", KindResponse, "vendor", respMsg[:len(respMsg)-20]))
+	cut := v("truncated-armor", "the armored response cut in the middle of its Base64 (no END line): the file was cut short, not several blocks", "malformed", KindResponse, "vendor", nil)
+	arm := Armor(respMsg, KindResponse)
+	cut.raw = arm[:len(arm)/2]
+	add(cut)
 	add(v("future-signature", "a response signed two days after the verifier's trusted time", "clock-behind", KindResponse, "vendor",
 		signAt(t, f.sec["vendor"], respJSON, vecNow.Add(48*time.Hour))))
 	add(v("expired-key", "signed while the key was valid; the key expired before the trusted time", "key-expired", KindResponse, "expiring",
@@ -348,6 +387,18 @@ func buildVectors(t testing.TB, f *fixtures) []vector {
 	cs := v("cleartext-signed", "a cleartext-signed message, which is not an airlock artifact", "packet-sequence", KindResponse, "vendor", nil)
 	cs.raw = []byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" + string(respJSON) + "\n-----BEGIN PGP SIGNATURE-----\n\nwnUEARYKAB0WIQQ=\n-----END PGP SIGNATURE-----\n")
 	add(cs)
+	// Added later: these come last, so that the deterministic signatures
+	// of the vectors above stay as they were.
+	add(v("future-signature-altered", "the valid response with one bit of its signature's creation time flipped, dating it days after the trusted time: the signature does not hold over that time, so it says nothing of any clock", "bad-signature", KindResponse, "vendor",
+		flipCreationTime(t, respMsg, vecSignTime, 17)))
+	add(v("expired-key-date-altered", "a response signed while its key was valid, with one bit of the creation time flipped to a date after the key expired: the signature does not hold, so nothing is said of the key", "bad-signature", KindResponse, "expiring",
+		flipCreationTime(t, signAt(t, f.sec["expiring"], respJSON, vecKeyTime.Add(10*24*time.Hour)), vecKeyTime.Add(10*24*time.Hour), 22)))
+	ops := bytes.Clone(respMsg)
+	if ops[0] != 0xc4 || ops[3] != byte(packet.SigTypeBinary) {
+		t.Fatalf("unexpected one-pass signature packet % x", ops[:4])
+	}
+	ops[3] ^= 0x01
+	add(v("one-pass-type-altered", "the valid response with its one-pass signature's type (which no signature covers) flipped from 0x00 to 0x01: damaged or altered, whatever it says", "packet-sequence", KindResponse, "vendor", ops))
 	return out
 }
 

@@ -12,6 +12,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
+	"github.com/airlock-license/airlock/internal/fsaccess"
 	"github.com/airlock-license/airlock/internal/kv"
 )
 
@@ -105,7 +106,7 @@ func OpenDesk(cfg Config, create bool) (*Desk, error) {
 		return nil, fmt.Errorf("%w: %s does not exist; run issuer init", ErrNoDesk, cfg.Dir)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fsaccess.Explain(cfg.Dir, true, err)
 	}
 	return &Desk{cfg: cfg, db: d}, nil
 }

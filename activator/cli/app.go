@@ -37,7 +37,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -195,9 +194,11 @@ func (t *tool) productID(c *ucli.Context) (string, error) {
 
 // config builds the library configuration from the build and the flags.
 func (t *tool) config(c *ucli.Context, command string) (activator.Config, error) {
+	// No Logger: a command's only diagnostics would be Badger's own log
+	// lines, printed around the command's one-line error, which already
+	// carries what Badger reported. They are dropped.
 	cfg := activator.Config{
 		Dir: c.String("dir"), Command: t.name() + " " + command, LockWait: c.Duration("lock-wait"),
-		Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if t.product != nil {
 		cfg.Product, cfg.Version, cfg.VendorKeys = t.product.ID, t.product.Version, t.keys

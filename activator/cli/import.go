@@ -18,7 +18,7 @@ func (t *tool) importCommand() *ucli.Command {
 		Description: `Verifies the file (armored, binary, or the AL1: text a QR scanner yields) against
 the vendor key, checks that it answers a request of this host, this machine, this
 product and version, and is valid now; then records it. A refusal changes nothing
-and says why in one line.
+(every file of the store stays as it was) and says why in one line.
 
 A host holds one licence per product. A new licence replaces the one in force
 when it grants at least as much (every feature, as many clients, a validity that
@@ -41,7 +41,9 @@ Examples: ` + t.name() + ` import response.lic
 			if err != nil {
 				return err
 			}
-			s, err := activator.OpenStore(cfg, false)
+			// Decided on a read-only open: the store is opened for writing
+			// only to apply an import, never for a refusal.
+			s, err := activator.OpenStoreReadOnly(cfg)
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,8 +60,10 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage.`,
 
 func open(c *cli.Context, command string, create bool) (*issuer.Desk, error) {
 	return issuer.OpenDesk(issuer.Config{
+		// No Logger: the desk's only diagnostics are Badger's own log
+		// lines, which would print around the command's one-line error
+		// (that error already carries what Badger reported).
 		Dir: c.String("dir"), LockWait: c.Duration("lock-wait"), Command: "issuer " + command, GPG: c.String("gpg"),
-		Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}, create)
 }
 
