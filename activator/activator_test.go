@@ -827,3 +827,40 @@ func TestReadOnlyStatusRecordsTime(t *testing.T) {
 		t.Fatalf("clock wound back after a read-only status: %s", st.State)
 	}
 }
+
+// A store keeps the newest maxPending unanswered requests and every
+// request a stored licence answers; a response to a dropped request is
+// refused, and says why.
+func TestPendingRequestsBounded(t *testing.T) {
+	e := newEnv(t)
+	s := e.store()
+	first := e.request(s)
+	if _, err := s.Import(e.respond(first.Binary, nil), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []*Request
+	for range maxPending + 5 {
+		reqs = append(reqs, e.request(s))
+	}
+	n := 0
+	s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, prefixRequest, func(string, []byte) error { n++; return nil })
+	})
+	if n != maxPending+1 {
+		t.Fatalf("%d requests kept, want %d (the answered one and the newest %d)", n, maxPending+1, maxPending)
+	}
+	// The oldest unanswered five are gone.
+	_, err := s.Import(e.respond(reqs[4].Binary, nil), ImportOptions{Replace: true})
+	if !errors.Is(err, ErrNotRequested) || !strings.Contains(err.Error(), "newest 16 unanswered requests") {
+		t.Fatalf("response to a dropped request: %v", err)
+	}
+	// The licence of the first request is still in force and still
+	// verifies against its request.
+	if st, _ := s.Status(); !st.Active() {
+		t.Fatalf("the answered request's licence: %+v", st)
+	}
+	// The oldest kept one imports.
+	if _, err := s.Import(e.respond(reqs[5].Binary, nil), ImportOptions{Replace: true}); err != nil {
+		t.Fatalf("response to the oldest kept request: %v", err)
+	}
+}

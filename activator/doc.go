@@ -68,7 +68,9 @@
 // # The store
 //
 // One Badger directory (mode 0700) per host, written in one transaction
-// per change: the host key, every request it signed and their order,
+// per change: the host key, the requests it signed and their order (every
+// request a stored licence answers, and the newest 16 that none does: a
+// response to an older one is refused with [ErrNotRequested]),
 // every imported response exactly as signed with the order of imports,
 // which licence replaced which, the deactivations with their receipts, the
 // newest revocation list of each signing key, the highest time seen and an

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -222,6 +223,9 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 		if err := setMaxTime(txn, st, now); err != nil {
 			return err
 		}
+		if err := dropOldRequests(txn, st); err != nil {
+			return err
+		}
 		return audit(txn, auditEntry{Time: now, Event: "request", Detail: string(id)})
 	})
 	if err != nil {
@@ -232,6 +236,49 @@ func (s *Store) Request(opts RequestOptions) (*Request, error) {
 		names = append(names, n)
 	}
 	return &Request{ID: id, Binary: msg, Armored: format.Armor(msg, format.KindRequest), QRText: format.EncodeQRText(msg), Components: sortedCopy(names), Host: host}, nil
+}
+
+// maxPending bounds the requests a store keeps that no stored licence
+// answers: a script that makes a request every minute must not grow the
+// store without bound (issue 12). A response to a request dropped is
+// refused as answering no request kept here; a request is cheap to make
+// again. Requests a stored licence answers are always kept.
+const maxPending = 16
+
+// dropOldRequests deletes the oldest requests beyond maxPending that no
+// stored licence answers, in the transaction that adds a new one (already
+// in st.reqOrder's count through reqSeq, not in st's maps). Only requests
+// go: a dropped request can only make a response refused, never a licence
+// wider.
+func dropOldRequests(txn *badger.Txn, st *storeState) error {
+	answered := map[format.ID]bool{}
+	for _, raw := range st.responses {
+		if u, err := format.DecodeUnverified(raw); err == nil {
+			if r, ok := u.Payload.(*format.Response); ok {
+				answered[r.RequestID] = true
+			}
+		}
+	}
+	var pending []format.ID
+	for id := range st.requests {
+		if !answered[id] {
+			pending = append(pending, id)
+		}
+	}
+	// The new request is one more.
+	if len(pending)+1 <= maxPending {
+		return nil
+	}
+	slices.SortFunc(pending, func(a, b format.ID) int { return cmpUint(st.reqOrder[a], st.reqOrder[b]) })
+	for _, id := range pending[:len(pending)+1-maxPending] {
+		if err := txn.Delete([]byte(prefixRequest + string(id))); err != nil {
+			return err
+		}
+		if err := txn.Delete([]byte(prefixRequestOrder + string(id))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hostKeyEpoch is the creation time of every host key.
@@ -480,7 +527,7 @@ func (s *Store) importResponse(v *view, a *format.Artifact, r *format.Response, 
 	}
 	reqMsg := st.requests[r.RequestID]
 	if reqMsg == nil {
-		return nil, nil, refuse(ErrNotRequested, "this response answers no request of this host; import it on the host that made the request, or make a new request here")
+		return nil, nil, refuse(ErrNotRequested, fmt.Sprintf("this response answers no request kept by this host (it was made on another host, or is older than the newest %d unanswered requests here, which are all a store keeps); import it on the host that made the request, or make a new request here", maxPending))
 	}
 	ra, req, err := format.VerifyRequest(reqMsg, now)
 	if err != nil || ra.Digest != r.RequestDigest {

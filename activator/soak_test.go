@@ -3,9 +3,11 @@ package activator
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,21 +94,12 @@ func TestSoakStore(t *testing.T) {
 	}
 
 	// Status on the soaked store and on the fresh one, interleaved (the
-	// machine is shared and noisy), compared by their medians.
-	freshEnv := *e
-	freshEnv.cfg = freshCfg
-	var soaked, fresh []time.Duration
-	for range 101 {
-		t1 := time.Now()
-		freshEnv.readOnlyStatus()
-		t2 := time.Now()
-		e.readOnlyStatus()
-		fresh, soaked = append(fresh, t2.Sub(t1)), append(soaked, time.Since(t2))
-	}
-	slices.Sort(fresh)
-	slices.Sort(soaked)
-	ratio := float64(soaked[50]) / float64(fresh[50])
-	t.Logf("status: median %v after %d commands, %v after one: %.2fx", soaked[50], n, fresh[50], ratio)
+	// machine is shared and noisy), compared by their medians, in a
+	// process of its own: activator status and the product start afresh,
+	// and the heap this process grew over the soak is not theirs.
+	fresh, soaked := statusInOwnProcess(t, freshCfg.Dir, e.cfg.Dir, e.clock.Now())
+	ratio := float64(soaked) / float64(fresh)
+	t.Logf("status: median %v after %d commands, %v after one: %.2fx", soaked, n, fresh, ratio)
 	// Within 20% is the target (make soak); make test, which runs beside
 	// other packages' tests, allows 50%.
 	limit := 1.5
@@ -118,25 +111,83 @@ func TestSoakStore(t *testing.T) {
 	}
 }
 
+// soakStatusEnv carries TestSoakStatusProcess's arguments: the fresh
+// store, the soaked one and the clock, one per line.
+const soakStatusEnv = "AIRLOCK_SOAK_STATUS"
+
+// statusInOwnProcess runs TestSoakStatusProcess in a new process of this
+// test binary and returns its medians of status on the fresh and the
+// soaked store.
+func statusInOwnProcess(t *testing.T, fresh, soaked string, now time.Time) (time.Duration, time.Duration) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSoakStatusProcess$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), soakStatusEnv+"="+fresh+"\n"+soaked+"\n"+strconv.FormatInt(now.Unix(), 10))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("status in a process of its own: %v\n%s", err, out)
+	}
+	var f, s int64
+	for line := range strings.Lines(string(out)) {
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "soak-status fresh=%d soaked=%d", &f, &s); err == nil {
+			return time.Duration(f), time.Duration(s)
+		}
+	}
+	t.Fatalf("status in a process of its own printed no medians:\n%s", out)
+	return 0, 0
+}
+
+// TestSoakStatusProcess is TestSoakStore's measurement, run by it in a
+// process of its own (see statusInOwnProcess); alone it has nothing to
+// measure.
+func TestSoakStatusProcess(t *testing.T) {
+	arg := os.Getenv(soakStatusEnv)
+	if arg == "" {
+		t.Skip("run by TestSoakStore, in a process of its own")
+	}
+	parts := strings.Split(arg, "\n")
+	unix, err := strconv.ParseInt(parts[len(parts)-1], 10, 64)
+	if len(parts) != 3 || err != nil {
+		t.Fatalf("%s=%q: want fresh dir, soaked dir, unix time", soakStatusEnv, arg)
+	}
+	e := newEnv(t)
+	e.clock.Set(time.Unix(unix, 0).UTC())
+	f := *e
+	f.cfg.Dir, e.cfg.Dir = parts[0], parts[1]
+	var fresh, soaked []time.Duration
+	for range 201 {
+		t1 := time.Now()
+		f.readOnlyStatus()
+		t2 := time.Now()
+		e.readOnlyStatus()
+		fresh, soaked = append(fresh, t2.Sub(t1)), append(soaked, time.Since(t2))
+	}
+	slices.Sort(fresh)
+	slices.Sort(soaked)
+	fmt.Printf("soak-status fresh=%d soaked=%d\n", fresh[100], soaked[100])
+}
+
 // runSoak runs n commands of a host's life on e's store, a minute apart.
 func runSoak(t testing.TB, e *env, n int) {
 	t.Helper()
 	other := newEnv(t)
 	foreign := other.respond(other.request(other.store()).Binary, nil)
-	// Two kinds of refusal in turn, so that none is counted as a repeat of
-	// the one before: the audit log's worst case.
+	// Two kinds of refusal in turn (they write nothing), and requests (a
+	// writer, each a new audit entry and a new pending request: the
+	// store's worst case short of new licences).
 	refusals := [][]byte{foreign, foreign[:len(foreign)/2]}
 
 	start := time.Now()
 	for i := range n {
 		e.clock.Set(t0.Add(time.Duration(i+1) * time.Minute))
 		switch i % 10 {
-		case 0: // activator import of another host's response: refused
+		case 0: // activator import of another host's response (refused), or activator request
 			s, err := OpenStore(e.cfg, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Import(refusals[(i/10)%2], ImportOptions{}); err == nil {
+			if (i/10)%3 == 2 {
+				e.request(s)
+			} else if _, err := s.Import(refusals[(i/10)%3], ImportOptions{}); err == nil {
 				t.Fatal("another host's response imported")
 			}
 			s.Close()
