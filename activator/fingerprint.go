@@ -254,7 +254,7 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 // may read all sources but the DMI files. [format.Fingerprint.Binding]
 // says whether the result binds a licence firmly.
 func CollectFingerprint(product string) *HostFingerprint {
-	return collect(product, defaultSources())
+	return collectHost(product)
 }
 
 // hostSources are the paths the collector reads; tests point them at fake
@@ -296,17 +296,7 @@ func defaultSources() hostSources {
 
 func collect(product string, s hostSources) *HostFingerprint {
 	h := &HostFingerprint{Product: product}
-	// add(name)(readX(...)) records one component; the raw value goes no
-	// further than the hash.
-	add := func(name string) func(string, ComponentState, string) {
-		return func(raw string, state ComponentState, reason string) {
-			c := ComponentStatus{Name: name, State: state, Reason: reason}
-			if state == Found {
-				c.Hash, c.Reason = format.HashComponent(product, raw), ""
-			}
-			h.Components = append(h.Components, c)
-		}
-	}
+	add := h.adder
 	add(format.ComponentMachineID)(readMachineID(s.MachineIDPaths, s.MountInfo))
 	uuid, uuidState, uuidReason := readDMIProductUUID(s.DMIDir)
 	hyper, hyperState, hyperReason := readHypervisorUUID(s)
@@ -329,6 +319,19 @@ func collect(product string, s hostSources) *HostFingerprint {
 	add(format.ComponentDiskSerial)(readDiskSerial(s))
 	add(format.ComponentOperatorID)(readOperatorID(s.OperatorIDPaths))
 	return h
+}
+
+// adder returns the function that records the component name:
+// h.adder(name)(readX(...)). The raw value goes no further than the hash,
+// computed the same way on every platform.
+func (h *HostFingerprint) adder(name string) func(string, ComponentState, string) {
+	return func(raw string, state ComponentState, reason string) {
+		c := ComponentStatus{Name: name, State: state, Reason: reason}
+		if state == Found {
+			c.Hash, c.Reason = format.HashComponent(h.Product, raw), ""
+		}
+		h.Components = append(h.Components, c)
+	}
 }
 
 // readSmall reads at most 4 KiB of a file: every source is a short line.
