@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 30s
 
-.PHONY: all build cross test demo soak fuzz bench vectors lint docs sample-data stress
+.PHONY: all build cross test demo soak fuzz bench vectors lint docs sample-data stress dist dist-check wine-shim
 
 all: build test
 
@@ -19,6 +19,18 @@ cross:
 test: cross
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m ./...
+
+# Release archives of both tools for six platforms, and SHA256SUMS, into dist/ (reproducible: internal/dist).
+dist:
+	$(GO) run ./internal/dist -o dist
+
+# Two builds of HEAD from two clones, each with its own build cache, give identical SHA256SUMS.
+dist-check:
+	.ci/dist-check
+
+# The DLL that Go's Windows builds need under Wine 8 (e2e's TestWine builds its own when mingw is installed).
+wine-shim:
+	.ci/wine/setup shim
 
 # The whole story so far, in a temporary directory, narrated.
 demo:
