@@ -95,15 +95,16 @@ func (x *winePrefix) wineEnv() []string {
 	return []string{"WINEPREFIX=" + x.dir, "WINEDEBUG=-all", "TMPDIR=" + filepath.Dir(x.dir)}
 }
 
-// environ is the world's environment with Windows paths, for this prefix.
+// environ is the world's environment with Windows paths, for this prefix;
+// a variable the world leaves empty is not set.
 func (x *winePrefix) environ(w *world) []string {
 	env := x.wineEnv()
 	for _, kv := range w.environ() {
 		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "TMPDIR":
+		switch {
+		case k == "TMPDIR" || v == "":
 			continue
-		case "ACTIVATOR_DIR", "ACTIVATOR_VENDOR_KEY", "ISSUER_DIR", "ISSUER_PASSPHRASE_FILE":
+		case k == "ACTIVATOR_DIR" || k == "ACTIVATOR_VENDOR_KEY" || k == "ISSUER_DIR" || k == "ISSUER_PASSPHRASE_FILE":
 			kv = k + "=" + winPath(v)
 		}
 		env = append(env, kv)
@@ -412,6 +413,24 @@ func TestWine(t *testing.T) {
 		p = w.must("issuer", "keys", "list")
 		if !regexp.MustCompile(`(?m)^` + key + `\s.*\s0/1 activations`).MatchString(p.stdout.String()) {
 			t.Errorf("%s: want key %s at 0/1 activations", p, key)
+		}
+	})
+
+	// Without --dir, the store and the desk are in ProgramData, on drive
+	// C: whatever the current drive (here Z:, the Linux root).
+	t.Run("default-dirs", func(t *testing.T) {
+		w := *wl
+		w.t, w.host, w.desk = t, "", ""
+		if _, err := os.Stat(w.vendorKey); err != nil {
+			t.Skip("no vendor key: the linux-desk part failed")
+		}
+		p := a.run(&w, "activator", "status")
+		if p.code != 3 || !strings.Contains(p.stdout.String(), `no licence store at C:\ProgramData\airlock;`) {
+			t.Errorf("%s: want exit 3 and no store at the default C:\\ProgramData\\airlock", p)
+		}
+		p = a.must(&w, "issuer", "--help")
+		if !strings.Contains(p.stdout.String(), `(default: "C:\\ProgramData\\airlock-issuer")`) {
+			t.Errorf("%s: want the default desk C:\\ProgramData\\airlock-issuer", p)
 		}
 	})
 

@@ -61,15 +61,11 @@ type Product struct {
 	// key or several, as `issuer export-key` writes it (typically a
 	// //go:embed file). It is the tool's only trust anchor.
 	VendorKeys []byte
-	// Dir is the default store directory; empty means /var/lib/airlock.
+	// Dir is the default store directory; empty means [DefaultDir].
 	// --dir and ACTIVATOR_DIR choose another (a store is not a trust
 	// anchor: whatever it holds is verified with VendorKeys).
 	Dir string
 }
-
-// DefaultDir is the store directory when neither the product nor --dir
-// nor ACTIVATOR_DIR names one.
-const DefaultDir = "/var/lib/airlock"
 
 // Main runs a product's own activator on the process's arguments and
 // exits with its exit code.

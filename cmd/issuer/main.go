@@ -46,7 +46,7 @@ The vendor key's passphrase comes from --passphrase-file, ISSUER_PASSPHRASE_FILE
 or a prompt; never from a flag value.
 Exit codes: 0 success; 1 refused or failed; 2 bad usage.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dir", Usage: "desk `DIR`: the ledger and the encrypted vendor key", EnvVars: []string{"ISSUER_DIR"}, Value: "/var/lib/airlock-issuer"},
+			&cli.StringFlag{Name: "dir", Usage: "desk `DIR`: the ledger and the encrypted vendor key", EnvVars: []string{"ISSUER_DIR"}, Value: defaultDir},
 			&cli.StringFlag{Name: "passphrase-file", Usage: "read the vendor key's passphrase from `FILE` (first line)", EnvVars: []string{"ISSUER_PASSPHRASE_FILE"}},
 			&cli.StringFlag{Name: "gpg", Usage: "the gpg `PROGRAM` for a key held by GnuPG", EnvVars: []string{"ISSUER_GPG"}, Value: "gpg"},
 			&cli.DurationFlag{Name: "lock-wait", Usage: "how long to wait for another process using the desk", EnvVars: []string{"ISSUER_LOCK_WAIT"}, Value: kv.DefaultLockWait},
