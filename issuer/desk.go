@@ -89,6 +89,17 @@ type signerRecord struct {
 
 // OpenDesk opens the desk; create makes a missing directory (issuer init).
 func OpenDesk(cfg Config, create bool) (*Desk, error) {
+	return openDesk(cfg, create, false)
+}
+
+// OpenDeskReadOnly opens the desk for the commands that only read it (the
+// ledger export, keys list, inspect, export-key): shared with other
+// readers, and working on a full disk. Every method that writes fails.
+func OpenDeskReadOnly(cfg Config) (*Desk, error) {
+	return openDesk(cfg, false, true)
+}
+
+func openDesk(cfg Config, create, readOnly bool) (*Desk, error) {
 	wait := cfg.LockWait
 	if wait == 0 {
 		wait = kv.DefaultLockWait
@@ -101,12 +112,18 @@ func OpenDesk(cfg Config, create bool) (*Desk, error) {
 	if cmd == "" {
 		cmd = "issuer"
 	}
-	d, err := kv.OpenLedger(cfg.Dir, create, wait, log, cmd)
+	var d *kv.DB
+	var err error
+	if readOnly {
+		d, err = kv.OpenLedgerReadOnly(cfg.Dir, wait, log, cmd)
+	} else {
+		d, err = kv.OpenLedger(cfg.Dir, create, wait, log, cmd)
+	}
 	if errors.Is(err, kv.ErrNoStore) {
 		return nil, fmt.Errorf("%w: %s does not exist; run issuer init", ErrNoDesk, cfg.Dir)
 	}
 	if err != nil {
-		return nil, fsaccess.Explain(cfg.Dir, true, err)
+		return nil, fsaccess.Explain(cfg.Dir, !readOnly, err)
 	}
 	return &Desk{cfg: cfg, db: d}, nil
 }

@@ -59,12 +59,22 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage.`,
 }
 
 func open(c *cli.Context, command string, create bool) (*issuer.Desk, error) {
-	return issuer.OpenDesk(issuer.Config{
+	return issuer.OpenDesk(deskConfig(c, command), create)
+}
+
+// openReader opens the desk for a command that only reads it: it works on
+// a full disk, beside other readers.
+func openReader(c *cli.Context, command string) (*issuer.Desk, error) {
+	return issuer.OpenDeskReadOnly(deskConfig(c, command))
+}
+
+func deskConfig(c *cli.Context, command string) issuer.Config {
+	return issuer.Config{
 		// No Logger: the desk's only diagnostics are Badger's own log
 		// lines, which would print around the command's one-line error
 		// (that error already carries what Badger reported).
 		Dir: c.String("dir"), LockWait: c.Duration("lock-wait"), Command: "issuer " + command, GPG: c.String("gpg"),
-	}, create)
+	}
 }
 
 // unlock opens the desk and unlocks its vendor key, asking for the
@@ -185,7 +195,7 @@ Example: issuer export-key -o vendor.asc`,
 			if err := cliutil.NoArgs(c); err != nil {
 				return err
 			}
-			d, err := open(c, "export-key", false)
+			d, err := openReader(c, "export-key")
 			if err != nil {
 				return err
 			}
@@ -322,7 +332,7 @@ Example: issuer keys revoke C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH --reason "posted on a 
 					if err := cliutil.NoArgs(c); err != nil {
 						return err
 					}
-					d, err := open(c, "keys list", false)
+					d, err := openReader(c, "keys list")
 					if err != nil {
 						return err
 					}
@@ -381,7 +391,7 @@ Example: issuer inspect request.req`,
 			if err != nil {
 				return err
 			}
-			d, err := open(c, "inspect", false)
+			d, err := openReader(c, "inspect")
 			if err != nil {
 				return err
 			}
@@ -718,7 +728,7 @@ Example: issuer ledger --csv -o ledger.csv`,
 			if c.Bool("json") && c.Bool("csv") {
 				return cliutil.Usagef("choose --json or --csv")
 			}
-			d, err := open(c, "ledger", false)
+			d, err := openReader(c, "ledger")
 			if err != nil {
 				return err
 			}

@@ -224,20 +224,31 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 // repair would keep whole is refused (see checkManifest). A read-only DB
 // refuses Update.
 func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
+	return openReadOnly(dir, wait, log, command, badgerOptions)
+}
+
+// OpenLedgerReadOnly is OpenReadOnly with options for a large store (the
+// vendor's ledger): for the desk's commands that only read, which then
+// work on a full disk.
+func OpenLedgerReadOnly(dir string, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
+	return openReadOnly(dir, wait, log, command, ledgerOptions)
+}
+
+func openReadOnly(dir string, wait time.Duration, log *slog.Logger, command string, options func(string, *slog.Logger) badger.Options) (*DB, error) {
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
-		return Open(dir, false, wait, log, command) // reports what is missing
+		return open(dir, false, wait, log, command, options) // reports what is missing
 	}
 	if err := checkTables(dir); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(wait)
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
-		bdb, err := badger.Open(badgerOptions(dir, log).WithReadOnly(true))
+		bdb, err := badger.Open(options(dir, log).WithReadOnly(true))
 		if err == nil {
 			return &DB{Dir: dir, B: bdb, readOnly: true}, nil
 		}
 		if !isLocked(err) {
-			return openCopy(dir, log, err)
+			return openCopy(dir, log, err, options)
 		}
 		if time.Now().After(deadline) {
 			return nil, &LockedError{Dir: dir, Holder: readOwner(dir)}
@@ -248,7 +259,7 @@ func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command stri
 
 // openCopy opens a copy of dir, in a temporary directory, for writing, so
 // that Badger repairs the copy, not the store; the copy goes with Close.
-func openCopy(dir string, log *slog.Logger, cause error) (*DB, error) {
+func openCopy(dir string, log *slog.Logger, cause error, options func(string, *slog.Logger) badger.Options) (*DB, error) {
 	tmp, err := os.MkdirTemp("", "airlock-read-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: open %s: %v (and no temporary copy: %v)", ErrStoreDamaged, dir, cause, err)
@@ -270,10 +281,10 @@ func openCopy(dir string, log *slog.Logger, cause error) (*DB, error) {
 		os.RemoveAll(tmp)
 		return nil, storeErr(dir, err)
 	}
-	bdb, err := badger.Open(badgerOptions(tmp, log))
+	bdb, err := badger.Open(options(tmp, log))
 	if err != nil {
 		// An empty file left by a kill: the failed open repairs it, as in open.
-		bdb, err = badger.Open(badgerOptions(tmp, log))
+		bdb, err = badger.Open(options(tmp, log))
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
