@@ -413,11 +413,17 @@ func readDMIProductUUID(dir string) (string, ComponentState, string) {
 	if !isUUID(v) {
 		return "", Missing, p + " does not hold a UUID"
 	}
-	digits := strings.ReplaceAll(v, "-", "")
-	if strings.Trim(digits, "0") == "" || strings.Trim(digits, "f") == "" || slices.Contains(junkUUIDs, v) {
+	if placeholderUUID(v) {
 		return "", Missing, p + " holds a firmware placeholder, not an id of this machine"
 	}
 	return v, Found, ""
+}
+
+// placeholderUUID reports a lowercase product UUID that is no id of a
+// machine: all zeros, all F, or one of junkUUIDs.
+func placeholderUUID(v string) bool {
+	digits := strings.ReplaceAll(v, "-", "")
+	return strings.Trim(digits, "0") == "" || strings.Trim(digits, "f") == "" || slices.Contains(junkUUIDs, v)
 }
 
 func isUUID(s string) bool {
