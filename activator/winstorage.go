@@ -91,11 +91,10 @@ func decodeHexSerial(s string) (string, bool) {
 	for i := 0; i+1 < len(b); i += 2 {
 		b[i], b[i+1] = b[i+1], b[i]
 	}
-	d := strings.TrimSpace(string(b))
-	if d == "" || !printable(string(b)) {
+	if !printable(string(b)) {
 		return "", false
 	}
-	return d, true
+	return strings.TrimSpace(string(b)), true // spaces only: an empty serial, encoded
 }
 
 // parseDiskExtents parses VOLUME_DISK_EXTENTS: DWORD
