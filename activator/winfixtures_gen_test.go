@@ -59,7 +59,7 @@ func (f winFixture) render() []byte {
 
 // readWinFixture parses a file that render wrote (comments after '#' on a
 // hex line are allowed, for files edited by hand).
-func readWinFixture(t *testing.T, path string) winFixture {
+func readWinFixture(t testing.TB, path string) winFixture {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
