@@ -199,7 +199,10 @@ func (d *Desk) Init(opts InitOptions) (*format.PublicKey, error) {
 		// Written before the ledger names it, through a rename: a crash
 		// leaves either no new key or a complete one.
 		tmp := filepath.Join(d.cfg.Dir, secretKeyFile+".tmp")
-		if err := kv.WriteFileSynced(tmp, secret); err != nil { // never an empty key after a power loss
+		// Synced (never an empty key after a power loss), and readable by
+		// this account alone: mode 0600, or a protected ACL on Windows.
+		if err := kv.WriteSecretFile(tmp, secret); err != nil {
+			os.Remove(tmp)
 			return nil, err
 		}
 		if rec != nil && rec.Mode == "file" {

@@ -28,7 +28,11 @@
 //
 // The desk's secret key is the vendor's most valuable asset: keep the desk
 // offline, the passphrase out of shell history (--passphrase-file or the
-// prompt), and consider a smartcard through GnuPG. Every response the desk
+// prompt), and consider a smartcard through GnuPG. The key file
+// (vendor.sec.asc, encrypted with the passphrase) is written readable by
+// the desk's account alone: mode 0600 on Unix, and on Windows a protected
+// ACL for SYSTEM, Administrators and that account, as the desk directory
+// itself gets when issuer init creates it. Every response the desk
 // signs is checked by [format.Sign] exactly as a host will check it, so a
 // misconfigured gpg (compression, a weak hash) fails here, not at the
 // customer's.

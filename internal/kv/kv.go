@@ -1,8 +1,9 @@
 // Package kv is the Badger store both airlock tools keep their state in:
 // tuned for a few kilobytes, synced writes, a directory lock held only
 // while reading or writing (waiters are told who holds it), a free-space
-// check before every write, files kept owned by the directory's owner, and
-// a generation file that tells readers to reload.
+// check before every write, files kept owned by the directory's owner, a
+// new store directory protected by a DACL of its own on Windows (see
+// protect.go), and a generation file that tells readers to reload.
 package kv
 
 import (
@@ -171,6 +172,12 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 			return nil, storeErr(dir, err)
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create store %s: %v", dir, err)
+		}
+		// On Windows the mode means nothing: the new directory gets an
+		// ACL of its own (protect.go), or is not left behind unprotected.
+		if err := protectDir(dir); err != nil {
+			os.Remove(dir)
 			return nil, fmt.Errorf("create store %s: %v", dir, err)
 		}
 	} else if !fi.IsDir() {
@@ -464,8 +471,13 @@ func ScanKeys(txn *badger.Txn, prefix string, fn func(key string) error) error {
 	return nil
 }
 
+// isLocked reports Badger's refusal of a store that another process
+// holds: "Cannot acquire directory lock on ..." on Unix, "Cannot create
+// lock file ...  Another process is using this Badger database" on
+// Windows.
 func isLocked(err error) bool {
-	return strings.Contains(err.Error(), "Cannot acquire directory lock")
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot acquire directory lock") || strings.Contains(msg, "Another process is using this Badger database")
 }
 
 // storeErr reports an error of reading or writing dir's files: what to do
