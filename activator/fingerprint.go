@@ -315,9 +315,13 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 //     gives an NVMe disk's EUI-64 "0025_3858_..._A3B1."), so it need not
 //     equal what Linux shows for the same disk. Portable, as on Linux.
 //
+// Windows has no machine-id, hypervisor-uuid or operator-id component.
 // The Windows sources are tested on recorded answers (winsources_test.go,
 // on every OS), not on real Windows machines: what each system call
-// returns there is taken from its documentation.
+// returns there is taken from its documentation. Under Wine 8 the
+// collector runs and finds machine-guid (one per Wine prefix), Wine's
+// SMBIOS UUID (which Wine derives from the host's machine-id), the
+// adapters and the volume serial, and no disk under the system volume.
 func CollectFingerprint(product string) *HostFingerprint {
 	return collectHost(product)
 }
