@@ -6,7 +6,10 @@
 // A desk is a directory: a Badger ledger (crash-safe, synced writes, one
 // transaction per signing) and, unless the key lives in GnuPG or on a
 // smartcard ([GPGSigner]), the vendor's secret key encrypted with a
-// passphrase.
+// passphrase. A write needs free space for Badger to rewrite every table
+// of the ledger, and twice what the command writes (at least 8 MiB in
+// all): a disk that fills under Badger kills the process, so the desk
+// refuses first. Reading ([OpenDeskReadOnly]) needs none.
 //
 //	d, _ := issuer.OpenDesk(issuer.Config{Dir: dir}, false)
 //	defer d.Close()

@@ -44,9 +44,11 @@ const (
 	generationFile = "GENERATION" // bumped after every committed change
 )
 
-// minFreeBytes is the free space a write needs: Badger can die with SIGBUS
-// on a full disk, so writers refuse first. Its tuned value log and memtable
-// are 1 MiB each; eight leaves room for a flush and a compaction.
+// minFreeBytes is the least free space a write needs: Badger can die with
+// SIGBUS on a full disk, so writers refuse first. The host store's value
+// log and memtable are 1 MiB each and its tables a few KiB; eight leaves
+// room for a flush and a compaction. A larger store needs more: see
+// freeSpaceNeeded.
 const minFreeBytes = 8 << 20
 
 // DefaultLockWait is how long a writer waits for another process to release
@@ -147,6 +149,7 @@ type DB struct {
 	readOnly bool
 	copyDir  string // a temporary repaired copy that B reads (see openCopy)
 	log      *slog.Logger
+	memTable int64 // Badger's MemTableSize for this store (freeSpaceNeeded)
 }
 
 // Open opens (creating if asked) the store for reading and writing,
@@ -183,8 +186,9 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("store %s is not a directory", dir)
 	}
+	memTable := options(dir, log).MemTableSize
 	if create {
-		if err := checkFreeSpace(dir); err != nil {
+		if err := checkFreeSpace(dir, memTable); err != nil {
 			return nil, err
 		}
 	} else if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); os.IsNotExist(err) {
@@ -205,7 +209,7 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 		}
 		if err == nil {
 			writeOwner(dir, command)
-			return &DB{Dir: dir, B: bdb, log: log}, nil
+			return &DB{Dir: dir, B: bdb, log: log, memTable: memTable}, nil
 		}
 		if isNoSpace(err) {
 			return nil, fmt.Errorf("%w: %s: the disk is full; free some space and retry", ErrDiskFull, dir)
@@ -235,8 +239,8 @@ func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command stri
 }
 
 // OpenLedgerReadOnly is OpenReadOnly with options for a large store (the
-// vendor's ledger): for the desk's commands that only read, which then
-// work on a full disk.
+// vendor's ledger). It writes nothing in dir, so it reads a ledger on a
+// full disk, where a writer's open (a new memtable, compactions) fails.
 func OpenLedgerReadOnly(dir string, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
 	return openReadOnly(dir, wait, log, command, ledgerOptions)
 }
@@ -358,7 +362,7 @@ func (d *DB) Update(fn func(txn *badger.Txn) error) error {
 	if d.readOnly {
 		return errors.New("store opened read-only")
 	}
-	if err := checkFreeSpace(d.Dir); err != nil {
+	if err := checkFreeSpace(d.Dir, d.memTable); err != nil {
 		return err
 	}
 	if err := d.B.Update(fn); err != nil {
@@ -371,16 +375,51 @@ func (d *DB) Update(fn func(txn *badger.Txn) error) error {
 	return nil
 }
 
-func checkFreeSpace(dir string) error {
+func checkFreeSpace(dir string, memTable int64) error {
 	free, err := freeBytes(dir)
 	if err != nil {
 		return err
 	}
-	if free < minFreeBytes {
+	need, tables := freeSpaceNeeded(dir, memTable)
+	if free >= need {
+		return nil
+	}
+	if need == minFreeBytes {
 		return fmt.Errorf("%w: %s has %d KiB free, airlock needs %d MiB to write safely; free some space and retry",
 			ErrDiskFull, dir, free>>10, minFreeBytes>>20)
 	}
-	return nil
+	return fmt.Errorf("%w: %s has %d KiB free, airlock needs %d MiB to write safely (room for the store to rewrite its %d MiB of tables); free some space and retry",
+		ErrDiskFull, dir, free>>10, (need+1<<20-1)>>20, (tables+1<<20-1)>>20)
+}
+
+// freeSpaceNeeded returns the free space a write to the store in dir
+// needs, and the size of its tables. Badger writes tables through memory
+// maps of files not yet allocated, so a disk that fills up while it writes
+// one kills the process with SIGBUS: a sign on a ledger of 35 MB with
+// 9 MiB free did, in the compaction at its close, after the licence had
+// been written. What a writer may still write: the transaction being
+// committed (Badger caps one at 15% of a memtable); a flush of its
+// memtables (what their logs hold) into a table; and compactions, which
+// write their new tables before they delete the old ones and never more
+// than they read: at most every table, and the flushed one again. At
+// least minFreeBytes: for the host store that is all of it, for a large
+// ledger the bound grows with the ledger.
+func freeSpaceNeeded(dir string, memTable int64) (need, tables uint64) {
+	var logs uint64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		switch filepath.Ext(e.Name()) {
+		case ".sst":
+			tables += uint64(fi.Size())
+		case ".mem":
+			logs += allocatedBytes(fi)
+		}
+	}
+	return max(minFreeBytes, uint64(memTable)*15/100+tables+2*logs), tables
 }
 
 type owner struct {
