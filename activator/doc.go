@@ -98,6 +98,22 @@
 // DMI product UUID, and hand the files they write to the directory's
 // owner, so the service can read its licence.
 //
+// On Windows a store directory that airlock creates gets a protected ACL
+// instead of a mode: full control for SYSTEM, the Administrators group and
+// the account that created it, inherited by its files, nothing inherited
+// from the parent (so no "Users: read" from C:\ProgramData). A directory
+// that exists already keeps the ACL it has. When an administrator creates
+// the store (activator request) and the product runs as a service
+// account, give that account the directory too, e.g.
+// icacls C:\ProgramData\Astera\licence /grant "NT SERVICE\astera:(OI)(CI)F";
+// or create the directory beforehand with the three entries and no
+// inheritance (icacls DIR /inheritance:r /grant:r SYSTEM:(OI)(CI)F
+// Administrators:(OI)(CI)F "NT SERVICE\astera:(OI)(CI)F"). Every
+// fingerprint source is readable by a service account on Windows, so
+// unlike Linux nothing needs an administrator. These ACLs are tested here
+// as text on every OS, and applied only on Windows (or Wine), whose own
+// enforcement was not measured here.
+//
 // # Machine binding
 //
 // See [CollectFingerprint] for the identifiers and [MatchHost] for the
@@ -112,8 +128,9 @@
 // so, with [HostFingerprint.Advice], and the desk refuses it unless told
 // otherwise. Containers can be given an operator id.
 //
-// The SMBIOS identifiers are readable only by root: an unprivileged
-// process leaves them out of the match and treats them as possibly
+// On Linux the SMBIOS identifiers are readable only by root (Windows lets
+// every user read them): an unprivileged process leaves them out of the
+// match and treats them as possibly
 // changed, so the others must all meet the threshold. So a cloned VM with
 // a new MAC stays out, and on a machine whose SMBIOS identifiers were
 // recorded, a replaced NIC keeps root-run commands working but makes the

@@ -253,6 +253,75 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 // [Unverifiable]; every other failure is [Missing], with a reason. Any user
 // may read all sources but the DMI files. [format.Fingerprint.Binding]
 // says whether the result binds a licence firmly.
+//
+// On Windows the components are, in order (every source is readable by a
+// standard user and a service account; access denied is [Unverifiable],
+// anything else that fails [Missing], as on Linux):
+//
+//   - machine-guid: MachineGuid under HKLM\SOFTWARE\Microsoft\Cryptography,
+//     lowercased, read from the 64-bit registry view also by a 32-bit
+//     build (which Windows would otherwise redirect to WOW6432Node, where
+//     the value does not exist). Windows setup writes it once per
+//     installation: it survives reboots and updates, and changes on
+//     reinstall. A name of its own, not
+//     machine-id: it is another source, with other values. Portable: it is
+//     in the registry on the system disk, so a copy of the disk or VM
+//     image carries it (whether sysprep renews it is not relied on).
+//   - dmi-product-uuid, dmi-board-serial, dmi-chassis-serial: the SMBIOS
+//     system UUID (type 1) and the baseboard (type 2) and chassis (type 3)
+//     serial numbers, from the raw SMBIOS table (GetSystemFirmwareTable
+//     'RSMB'), read as Linux's dmi_scan.c reads the same table: the UUID
+//     printed with its first three fields little-endian from SMBIOS 2.6 on
+//     (byte by byte before), lowercase, which is also what Windows itself
+//     shows (wmic csproduct get uuid); the first structure of each type;
+//     strings trimmed. So a dual-boot machine, or a disk moved between
+//     the two systems, gives Windows and Linux the same raw values and the
+//     same hashes. The placeholder rules are Linux's (all 0 or all F,
+//     junk UUIDs, "To be filled by O.E.M.", ...); a chassis serial equal
+//     to the board serial is counted once. Firmware values: they survive
+//     reinstalls; a VM's change when it is cloned as a new VM (the
+//     hypervisor gives a new UUID), not when it is copied with its
+//     configuration. Unlike Linux, Windows lets every user read them.
+//     Machine-bound.
+//   - mac: the physical NICs' burnt-in MAC addresses, in the Linux
+//     component's form (sorted, comma-joined, lowercase, colon-separated):
+//     adapters (GetAdaptersAddresses) of type ethernet or IEEE 802.11
+//     that GetIfEntry2Ex reports as hardware interfaces and not filters,
+//     not tunnels, whose device instance id (the registry's
+//     Control\Network\...\Connection\PnPInstanceId) is not on USB nor a
+//     software bus (ROOT\, SWD\), and whose description names no software
+//     adapter (Hyper-V's virtual switch ports, VPN and TAP adapters,
+//     Wi-Fi Direct, Bluetooth, teaming multiplexors: see virtualMarkers).
+//     A Hyper-V, KVM or VMware guest's NIC is its hardware and counts. The
+//     burnt-in address (MIB_IF_ROW2's PermanentPhysicalAddress) is taken,
+//     so that an address set in the adapter's settings or Wi-Fi's random
+//     addresses change nothing; without one the current address, unless
+//     all zeros or locally administered. Windows lists no adapter that is
+//     disabled in its settings: disabling a NIC changes this component as
+//     replacing it does. Machine-bound.
+//   - root-disk: the system volume's (the Windows directory's) file system
+//     name and 32-bit volume serial number (GetVolumeInformation),
+//     "ntfs:1a2b3c4d". Set when the volume is formatted: survives
+//     reboots, updates and in-place upgrades, changes on reinstall with a
+//     format. Portable: a disk image or clone carries it.
+//   - disk-serial: the serial number of the disk (or, for a volume that
+//     spans several, disks, sorted and comma-joined) under the system
+//     volume (IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS, then
+//     IOCTL_STORAGE_QUERY_PROPERTY's STORAGE_DEVICE_DESCRIPTOR on
+//     \\.\PhysicalDriveN, both asked on handles opened without read
+//     access, which any user may open), trimmed; a hex-encoded serial from
+//     an old driver is decoded (see cleanDiskSerial); QEMU's QM0000N and
+//     other placeholders are missing. The text is the driver's (stornvme
+//     gives an NVMe disk's EUI-64 "0025_3858_..._A3B1."), so it need not
+//     equal what Linux shows for the same disk. Portable, as on Linux.
+//
+// Windows has no machine-id, hypervisor-uuid or operator-id component.
+// The Windows sources are tested on recorded answers (winsources_test.go,
+// on every OS), not on real Windows machines: what each system call
+// returns there is taken from its documentation. Under Wine 8 the
+// collector runs and finds machine-guid (one per Wine prefix), Wine's
+// SMBIOS UUID (which Wine derives from the host's machine-id), the
+// adapters and the volume serial, and no disk under the system volume.
 func CollectFingerprint(product string) *HostFingerprint {
 	return collectHost(product)
 }
@@ -413,11 +482,17 @@ func readDMIProductUUID(dir string) (string, ComponentState, string) {
 	if !isUUID(v) {
 		return "", Missing, p + " does not hold a UUID"
 	}
-	digits := strings.ReplaceAll(v, "-", "")
-	if strings.Trim(digits, "0") == "" || strings.Trim(digits, "f") == "" || slices.Contains(junkUUIDs, v) {
+	if placeholderUUID(v) {
 		return "", Missing, p + " holds a firmware placeholder, not an id of this machine"
 	}
 	return v, Found, ""
+}
+
+// placeholderUUID reports a lowercase product UUID that is no id of a
+// machine: all zeros, all F, or one of junkUUIDs.
+func placeholderUUID(v string) bool {
+	digits := strings.ReplaceAll(v, "-", "")
+	return strings.Trim(digits, "0") == "" || strings.Trim(digits, "f") == "" || slices.Contains(junkUUIDs, v)
 }
 
 func isUUID(s string) bool {

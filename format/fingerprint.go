@@ -13,6 +13,7 @@ import (
 // follow the same syntax (1 to 32 characters of a-z, 0-9 and '-').
 const (
 	ComponentMachineID        = "machine-id"         // the OS installation's id (/etc/machine-id)
+	ComponentMachineGUID      = "machine-guid"       // the Windows installation's id (MachineGuid in the registry)
 	ComponentDMIProduct       = "dmi-product-uuid"   // the SMBIOS system UUID (firmware, or the hypervisor's VM id)
 	ComponentDMIBoardSerial   = "dmi-board-serial"   // the SMBIOS baseboard serial number
 	ComponentDMIChassisSerial = "dmi-chassis-serial" // the SMBIOS chassis serial number
@@ -28,8 +29,8 @@ const (
 // when its disk, an image of the disk or its files are copied elsewhere.
 // Every other component, unknown names included, is portable: a copy of the
 // disk, its image or its files can carry it (machine-id and operator-id are
-// files, root-disk is in the filesystem, disk-serial goes with the disk and
-// with many VM clones).
+// files, machine-guid is in the registry on the disk, root-disk is in the
+// filesystem, disk-serial goes with the disk and with many VM clones).
 var machineBound = map[string]bool{
 	ComponentDMIProduct: true, ComponentDMIBoardSerial: true, ComponentDMIChassisSerial: true,
 	ComponentHypervisorUUID: true, ComponentMAC: true,

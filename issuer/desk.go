@@ -89,6 +89,21 @@ type signerRecord struct {
 
 // OpenDesk opens the desk; create makes a missing directory (issuer init).
 func OpenDesk(cfg Config, create bool) (*Desk, error) {
+	return openDesk(cfg, true, func(wait time.Duration, log *slog.Logger, cmd string) (*kv.DB, error) {
+		return kv.OpenLedger(cfg.Dir, create, wait, log, cmd)
+	})
+}
+
+// OpenDeskReadOnly opens the desk for reading only (listings, the ledger,
+// the public keys): it writes nothing, so it works while another reader
+// has the desk open, and on a full disk. A method that writes fails.
+func OpenDeskReadOnly(cfg Config) (*Desk, error) {
+	return openDesk(cfg, false, func(wait time.Duration, log *slog.Logger, cmd string) (*kv.DB, error) {
+		return kv.OpenLedgerReadOnly(cfg.Dir, wait, log, cmd)
+	})
+}
+
+func openDesk(cfg Config, write bool, open func(time.Duration, *slog.Logger, string) (*kv.DB, error)) (*Desk, error) {
 	wait := cfg.LockWait
 	if wait == 0 {
 		wait = kv.DefaultLockWait
@@ -101,12 +116,12 @@ func OpenDesk(cfg Config, create bool) (*Desk, error) {
 	if cmd == "" {
 		cmd = "issuer"
 	}
-	d, err := kv.OpenLedger(cfg.Dir, create, wait, log, cmd)
+	d, err := open(wait, log, cmd)
 	if errors.Is(err, kv.ErrNoStore) {
 		return nil, fmt.Errorf("%w: %s does not exist; run issuer init", ErrNoDesk, cfg.Dir)
 	}
 	if err != nil {
-		return nil, fsaccess.Explain(cfg.Dir, true, err)
+		return nil, fsaccess.Explain(cfg.Dir, write, err)
 	}
 	return &Desk{cfg: cfg, db: d}, nil
 }
@@ -178,35 +193,54 @@ func (d *Desk) Init(opts InitOptions) (*format.PublicKey, error) {
 		}
 		pub = k.Public()
 	}
+	keyFile := filepath.Join(d.cfg.Dir, secretKeyFile)
+	var aside string // where the old file key was put, if it was
+	if rec != nil && rec.Mode == "file" {
+		aside = filepath.Join(d.cfg.Dir, "vendor-"+string(rec.Fingerprint)+".sec.asc")
+	}
+	// undo puts the key files back as the ledger names them, when the
+	// ledger did not take the new key (a full disk): otherwise the desk
+	// would hold a secret key the ledger does not name, and refuse to
+	// sign as damaged.
+	undo := func() {}
 	if secret != nil {
 		// Written before the ledger names it, through a rename: a crash
 		// leaves either no new key or a complete one.
 		tmp := filepath.Join(d.cfg.Dir, secretKeyFile+".tmp")
 		if err := kv.WriteFileSynced(tmp, secret); err != nil { // never an empty key after a power loss
+			os.Remove(tmp)
 			return nil, err
 		}
-		if rec != nil && rec.Mode == "file" {
+		if aside != "" {
 			// The old secret key is kept beside, still encrypted, until
 			// the vendor deletes it: nothing here needs it any more.
-			old := filepath.Join(d.cfg.Dir, secretKeyFile)
-			if err := os.Rename(old, filepath.Join(d.cfg.Dir, "vendor-"+string(rec.Fingerprint)+".sec.asc")); err != nil {
+			if err := os.Rename(keyFile, aside); err != nil {
 				os.Remove(tmp)
 				return nil, fmt.Errorf("rotate: keep the old key: %v", err)
 			}
 		}
-		if err := os.Rename(tmp, filepath.Join(d.cfg.Dir, secretKeyFile)); err != nil {
+		if err := os.Rename(tmp, keyFile); err != nil {
+			os.Remove(tmp)
+			if aside != "" {
+				os.Rename(aside, keyFile)
+			}
 			return nil, err
 		}
-		if dir, err := os.Open(d.cfg.Dir); err == nil { // make the rename durable
-			dir.Sync()
-			dir.Close()
+		syncDir(d.cfg.Dir) // make the rename durable
+		undo = func() {
+			if aside != "" {
+				os.Rename(aside, keyFile) // replaces the new key
+			} else {
+				os.Remove(keyFile)
+			}
+			syncDir(d.cfg.Dir)
 		}
-	} else if rec != nil && rec.Mode == "file" {
+	} else if aside != "" {
 		// From a file key to GnuPG: the file key is no longer used.
-		old := filepath.Join(d.cfg.Dir, secretKeyFile)
-		if err := os.Rename(old, filepath.Join(d.cfg.Dir, "vendor-"+string(rec.Fingerprint)+".sec.asc")); err != nil {
+		if err := os.Rename(keyFile, aside); err != nil {
 			return nil, fmt.Errorf("rotate: keep the old key: %v", err)
 		}
+		undo = func() { os.Rename(aside, keyFile); syncDir(d.cfg.Dir) }
 	}
 	r, _ := json.Marshal(signerRecord{Mode: mode, Fingerprint: pub.Fingerprint(), Created: now})
 	err := d.db.Update(func(txn *badger.Txn) error {
@@ -216,9 +250,17 @@ func (d *Desk) Init(opts InitOptions) (*format.PublicKey, error) {
 		return txn.Set([]byte(keySigner), r)
 	})
 	if err != nil {
+		undo()
 		return nil, err
 	}
 	return pub, nil
+}
+
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
 }
 
 // Unlock makes the desk ready to sign: it decrypts the file key with

@@ -6,7 +6,10 @@
 // A desk is a directory: a Badger ledger (crash-safe, synced writes, one
 // transaction per signing) and, unless the key lives in GnuPG or on a
 // smartcard ([GPGSigner]), the vendor's secret key encrypted with a
-// passphrase.
+// passphrase. A write needs free space for Badger to rewrite every table
+// of the ledger, and twice what the command writes (at least 8 MiB in
+// all): a disk that fills under Badger kills the process, so the desk
+// refuses first. Reading ([OpenDeskReadOnly]) needs none.
 //
 //	d, _ := issuer.OpenDesk(issuer.Config{Dir: dir}, false)
 //	defer d.Close()
@@ -28,7 +31,11 @@
 //
 // The desk's secret key is the vendor's most valuable asset: keep the desk
 // offline, the passphrase out of shell history (--passphrase-file or the
-// prompt), and consider a smartcard through GnuPG. Every response the desk
+// prompt), and consider a smartcard through GnuPG. The key file
+// (vendor.sec.asc, encrypted with the passphrase) is written readable by
+// the desk's account alone: mode 0600 on Unix, and on Windows a protected
+// ACL for SYSTEM, Administrators and that account, as the desk directory
+// itself gets when issuer init creates it. Every response the desk
 // signs is checked by [format.Sign] exactly as a host will check it, so a
 // misconfigured gpg (compression, a weak hash) fails here, not at the
 // customer's.

@@ -65,7 +65,9 @@ type KeyOptions struct {
 const MaxKeysPerCall = 10000
 
 // CreateKeys records Count new product keys with the entitlement and
-// returns them, in one transaction.
+// returns them, in transactions of keysPerTxn keys. On an error it returns
+// the keys of the transactions committed before it, which the ledger
+// holds (sold, if the caller hands them out).
 func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
 	switch {
 	case !format.ValidProduct(o.Product):
@@ -94,11 +96,12 @@ func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
 	}
 	now := d.cfg.now()
 	var out []ProductKey
-	// In chunks: a ledger transaction holds about 2 MiB.
+	// In chunks: a ledger transaction holds about 2 MiB. What a failed
+	// chunk made is not returned: only the keys committed are.
 	for len(out) < o.Count {
 		target := min(len(out)+keysPerTxn, o.Count)
+		var chunk []ProductKey
 		err := d.db.Update(func(txn *badger.Txn) error {
-			var chunk []ProductKey
 			for len(out)+len(chunk) < target {
 				k, err := format.NewProductKey(rand.Reader)
 				if err != nil {
@@ -116,12 +119,12 @@ func (d *Desk) CreateKeys(o KeyOptions) ([]ProductKey, error) {
 				}
 				chunk = append(chunk, pk)
 			}
-			out = append(out, chunk...)
 			return nil
 		})
 		if err != nil {
 			return out, err
 		}
+		out = append(out, chunk...)
 	}
 	return out, nil
 }

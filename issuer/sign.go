@@ -465,6 +465,12 @@ const batchChunk = 256
 // requests is recorded in one synced transaction (so a batch costs one disk
 // sync per chunk, not per request) before any response is returned; a bad
 // request is reported in its result and does not stop the others.
+//
+// A store error (a full disk) stops the batch: nothing of its chunk is
+// recorded. If chunks before it were, SignAll returns their results along
+// with the error, and the requests not signed carry that error as theirs:
+// the licences recorded must reach their hosts (signing them again gives
+// the same licences).
 func (d *Desk) SignAll(names []string, requests [][]byte) ([]BatchResult, error) {
 	return d.SignAllWith(names, requests, SignOptions{})
 }
@@ -494,7 +500,13 @@ func (d *Desk) SignAllWith(names []string, requests [][]byte, opts SignOptions) 
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			if start == 0 {
+				return nil, err
+			}
+			for i := start; i < len(requests); i++ {
+				out[i] = BatchResult{Name: names[i], Err: err}
+			}
+			return out, err
 		}
 	}
 	return out, nil

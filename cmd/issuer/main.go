@@ -59,12 +59,22 @@ Exit codes: 0 success; 1 refused or failed; 2 bad usage.`,
 }
 
 func open(c *cli.Context, command string, create bool) (*issuer.Desk, error) {
-	return issuer.OpenDesk(issuer.Config{
+	return issuer.OpenDesk(deskConfig(c, command), create)
+}
+
+// openRead opens the desk for a command that only reads it: nothing is
+// written, so listings and exports work on a full disk.
+func openRead(c *cli.Context, command string) (*issuer.Desk, error) {
+	return issuer.OpenDeskReadOnly(deskConfig(c, command))
+}
+
+func deskConfig(c *cli.Context, command string) issuer.Config {
+	return issuer.Config{
 		// No Logger: the desk's only diagnostics are Badger's own log
 		// lines, which would print around the command's one-line error
 		// (that error already carries what Badger reported).
 		Dir: c.String("dir"), LockWait: c.Duration("lock-wait"), Command: "issuer " + command, GPG: c.String("gpg"),
-	}, create)
+	}
 }
 
 // unlock opens the desk and unlocks its vendor key, asking for the
@@ -185,7 +195,7 @@ Example: issuer export-key -o vendor.asc`,
 			if err := cliutil.NoArgs(c); err != nil {
 				return err
 			}
-			d, err := open(c, "export-key", false)
+			d, err := openRead(c, "export-key")
 			if err != nil {
 				return err
 			}
@@ -280,13 +290,17 @@ Example: issuer keys create --product astera --version 9 --features dataflow,wor
 					}
 					defer d.Close()
 					keys, err := d.CreateKeys(o)
-					if err != nil {
-						return err
-					}
+					// Keys committed before an error (a disk that filled
+					// up between two transactions) are in the ledger:
+					// printed, and counted in the error, never hidden.
 					for _, k := range keys {
 						fmt.Fprintln(c.App.Writer, k.Key)
 					}
-					return nil
+					if err != nil && len(keys) > 0 {
+						return fmt.Errorf("keys create: only %d of %d keys were created (printed above; the ledger has them); create the other %d once this is fixed: %w",
+							len(keys), o.Count, o.Count-len(keys), err)
+					}
+					return err
 				},
 			},
 			{
@@ -322,7 +336,7 @@ Example: issuer keys revoke C5MQ3-4V3FV-CDNJV-0SBR0-C5PQH --reason "posted on a 
 					if err := cliutil.NoArgs(c); err != nil {
 						return err
 					}
-					d, err := open(c, "keys list", false)
+					d, err := openRead(c, "keys list")
 					if err != nil {
 						return err
 					}
@@ -381,7 +395,7 @@ Example: issuer inspect request.req`,
 			if err != nil {
 				return err
 			}
-			d, err := open(c, "inspect", false)
+			d, err := openRead(c, "inspect")
 			if err != nil {
 				return err
 			}
@@ -506,13 +520,20 @@ Examples:
 				return err
 			}
 			defer d.Close()
-			res, err := d.SignAllWith(names, reqs, issuer.SignOptions{AllowWeakBinding: c.Bool("allow-weak-binding"), Force: c.Bool("force")})
-			if err != nil {
+			res, stopped := d.SignAllWith(names, reqs, issuer.SignOptions{AllowWeakBinding: c.Bool("allow-weak-binding"), Force: c.Bool("force")})
+			if stopped != nil && res == nil {
 				abort()
-				return err
+				return stopped
 			}
+			// With stopped set, the batch stopped part way (a full disk):
+			// the licences recorded before are written all the same, and
+			// the requests after are counted in one line, not one each.
 			failed := 0
 			for i, r := range res {
+				if r.Err != nil && r.Err == stopped {
+					files[i].Abort()
+					continue
+				}
 				if r.Err != nil {
 					failed++
 					files[i].Abort()
@@ -540,6 +561,16 @@ Examples:
 				}
 				fmt.Fprintf(msg, "%s: licence %s for %s (%s) -> %s; %d of %d activations used%s\n", r.Name, r.Signed.LicenseID,
 					r.Signed.Licensee.Name, r.Signed.Licensee.Organization, outs[i], r.Signed.Used, r.Signed.Allowed, note)
+			}
+			if stopped != nil {
+				notSigned := 0
+				for _, r := range res {
+					if r.Err == stopped {
+						notSigned++
+					}
+				}
+				return fmt.Errorf("the batch stopped after %d of %d requests (their outcomes are above); the other %d were not signed: %w",
+					len(res)-notSigned, len(res), notSigned, stopped)
 			}
 			if failed > 0 {
 				return fmt.Errorf("%d of %d requests not signed", failed, len(res))
@@ -718,7 +749,7 @@ Example: issuer ledger --csv -o ledger.csv`,
 			if c.Bool("json") && c.Bool("csv") {
 				return cliutil.Usagef("choose --json or --csv")
 			}
-			d, err := open(c, "ledger", false)
+			d, err := openRead(c, "ledger")
 			if err != nil {
 				return err
 			}

@@ -45,7 +45,10 @@ func Restore(dir string, r io.Reader, log *slog.Logger) error {
 	if err := os.Chmod(tmp, 0o700); err != nil {
 		return fail(err)
 	}
-	if err := checkFreeSpace(tmp); err != nil {
+	if err := protectDir(tmp); err != nil { // Windows: the mode means nothing
+		return fail(err)
+	}
+	if err := checkFreeSpace(tmp, badgerOptions(tmp, log).MemTableSize); err != nil {
 		return fail(err)
 	}
 	bdb, err := badger.Open(badgerOptions(tmp, log))

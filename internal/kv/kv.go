@@ -1,8 +1,9 @@
 // Package kv is the Badger store both airlock tools keep their state in:
 // tuned for a few kilobytes, synced writes, a directory lock held only
 // while reading or writing (waiters are told who holds it), a free-space
-// check before every write, files kept owned by the directory's owner, and
-// a generation file that tells readers to reload.
+// check before every write, files kept owned by the directory's owner, a
+// new store directory protected by a DACL of its own on Windows (see
+// protect.go), and a generation file that tells readers to reload.
 package kv
 
 import (
@@ -43,9 +44,11 @@ const (
 	generationFile = "GENERATION" // bumped after every committed change
 )
 
-// minFreeBytes is the free space a write needs: Badger can die with SIGBUS
-// on a full disk, so writers refuse first. Its tuned value log and memtable
-// are 1 MiB each; eight leaves room for a flush and a compaction.
+// minFreeBytes is the least free space a write needs: Badger can die with
+// SIGBUS on a full disk, so writers refuse first. The host store's value
+// log and memtable are 1 MiB each and its tables a few KiB; eight leaves
+// room for a flush and a compaction. A larger store needs more: see
+// freeSpaceNeeded.
 const minFreeBytes = 8 << 20
 
 // DefaultLockWait is how long a writer waits for another process to release
@@ -146,6 +149,7 @@ type DB struct {
 	readOnly bool
 	copyDir  string // a temporary repaired copy that B reads (see openCopy)
 	log      *slog.Logger
+	memTable int64 // Badger's MemTableSize for this store (freeSpaceNeeded)
 }
 
 // Open opens (creating if asked) the store for reading and writing,
@@ -173,11 +177,18 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create store %s: %v", dir, err)
 		}
+		// On Windows the mode means nothing: the new directory gets an
+		// ACL of its own (protect.go), or is not left behind unprotected.
+		if err := protectDir(dir); err != nil {
+			os.Remove(dir)
+			return nil, fmt.Errorf("create store %s: %v", dir, err)
+		}
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("store %s is not a directory", dir)
 	}
+	memTable := options(dir, log).MemTableSize
 	if create {
-		if err := checkFreeSpace(dir); err != nil {
+		if err := checkFreeSpace(dir, memTable); err != nil {
 			return nil, err
 		}
 	} else if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); os.IsNotExist(err) {
@@ -198,7 +209,7 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 		}
 		if err == nil {
 			writeOwner(dir, command)
-			return &DB{Dir: dir, B: bdb, log: log}, nil
+			return &DB{Dir: dir, B: bdb, log: log, memTable: memTable}, nil
 		}
 		if isNoSpace(err) {
 			return nil, fmt.Errorf("%w: %s: the disk is full; free some space and retry", ErrDiskFull, dir)
@@ -224,20 +235,31 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 // repair would keep whole is refused (see checkManifest). A read-only DB
 // refuses Update.
 func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
+	return openReadOnly(dir, wait, log, command, badgerOptions)
+}
+
+// OpenLedgerReadOnly is OpenReadOnly with options for a large store (the
+// vendor's ledger). It writes nothing in dir, so it reads a ledger on a
+// full disk, where a writer's open (a new memtable, compactions) fails.
+func OpenLedgerReadOnly(dir string, wait time.Duration, log *slog.Logger, command string) (*DB, error) {
+	return openReadOnly(dir, wait, log, command, ledgerOptions)
+}
+
+func openReadOnly(dir string, wait time.Duration, log *slog.Logger, command string, options func(string, *slog.Logger) badger.Options) (*DB, error) {
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
-		return Open(dir, false, wait, log, command) // reports what is missing
+		return open(dir, false, wait, log, command, options) // reports what is missing
 	}
 	if err := checkTables(dir); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(wait)
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
-		bdb, err := badger.Open(badgerOptions(dir, log).WithReadOnly(true))
+		bdb, err := badger.Open(options(dir, log).WithReadOnly(true))
 		if err == nil {
 			return &DB{Dir: dir, B: bdb, readOnly: true}, nil
 		}
 		if !isLocked(err) {
-			return openCopy(dir, log, err)
+			return openCopy(dir, log, err, options)
 		}
 		if time.Now().After(deadline) {
 			return nil, &LockedError{Dir: dir, Holder: readOwner(dir)}
@@ -248,7 +270,7 @@ func OpenReadOnly(dir string, wait time.Duration, log *slog.Logger, command stri
 
 // openCopy opens a copy of dir, in a temporary directory, for writing, so
 // that Badger repairs the copy, not the store; the copy goes with Close.
-func openCopy(dir string, log *slog.Logger, cause error) (*DB, error) {
+func openCopy(dir string, log *slog.Logger, cause error, options func(string, *slog.Logger) badger.Options) (*DB, error) {
 	tmp, err := os.MkdirTemp("", "airlock-read-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: open %s: %v (and no temporary copy: %v)", ErrStoreDamaged, dir, cause, err)
@@ -270,10 +292,10 @@ func openCopy(dir string, log *slog.Logger, cause error) (*DB, error) {
 		os.RemoveAll(tmp)
 		return nil, storeErr(dir, err)
 	}
-	bdb, err := badger.Open(badgerOptions(tmp, log))
+	bdb, err := badger.Open(options(tmp, log))
 	if err != nil {
 		// An empty file left by a kill: the failed open repairs it, as in open.
-		bdb, err = badger.Open(badgerOptions(tmp, log))
+		bdb, err = badger.Open(options(tmp, log))
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
@@ -340,7 +362,7 @@ func (d *DB) Update(fn func(txn *badger.Txn) error) error {
 	if d.readOnly {
 		return errors.New("store opened read-only")
 	}
-	if err := checkFreeSpace(d.Dir); err != nil {
+	if err := checkFreeSpace(d.Dir, d.memTable); err != nil {
 		return err
 	}
 	if err := d.B.Update(fn); err != nil {
@@ -353,16 +375,51 @@ func (d *DB) Update(fn func(txn *badger.Txn) error) error {
 	return nil
 }
 
-func checkFreeSpace(dir string) error {
+func checkFreeSpace(dir string, memTable int64) error {
 	free, err := freeBytes(dir)
 	if err != nil {
 		return err
 	}
-	if free < minFreeBytes {
+	need, tables := freeSpaceNeeded(dir, memTable)
+	if free >= need {
+		return nil
+	}
+	if need == minFreeBytes {
 		return fmt.Errorf("%w: %s has %d KiB free, airlock needs %d MiB to write safely; free some space and retry",
 			ErrDiskFull, dir, free>>10, minFreeBytes>>20)
 	}
-	return nil
+	return fmt.Errorf("%w: %s has %d KiB free, airlock needs %d MiB to write safely (room for the store to rewrite its %d MiB of tables); free some space and retry",
+		ErrDiskFull, dir, free>>10, (need+1<<20-1)>>20, (tables+1<<20-1)>>20)
+}
+
+// freeSpaceNeeded returns the free space a write to the store in dir
+// needs, and the size of its tables. Badger writes tables through memory
+// maps of files not yet allocated, so a disk that fills up while it writes
+// one kills the process with SIGBUS: a sign on a ledger of 35 MB with
+// 9 MiB free did, in the compaction at its close, after the licence had
+// been written. What a writer may still write: the transaction being
+// committed (Badger caps one at 15% of a memtable); a flush of its
+// memtables (what their logs hold) into a table; and compactions, which
+// write their new tables before they delete the old ones and never more
+// than they read: at most every table, and the flushed one again. At
+// least minFreeBytes: for the host store that is all of it, for a large
+// ledger the bound grows with the ledger.
+func freeSpaceNeeded(dir string, memTable int64) (need, tables uint64) {
+	var logs uint64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		switch filepath.Ext(e.Name()) {
+		case ".sst":
+			tables += uint64(fi.Size())
+		case ".mem":
+			logs += allocatedBytes(fi)
+		}
+	}
+	return max(minFreeBytes, uint64(memTable)*15/100+tables+2*logs), tables
 }
 
 type owner struct {
@@ -453,8 +510,13 @@ func ScanKeys(txn *badger.Txn, prefix string, fn func(key string) error) error {
 	return nil
 }
 
+// isLocked reports Badger's refusal of a store that another process
+// holds: "Cannot acquire directory lock on ..." on Unix, "Cannot create
+// lock file ...  Another process is using this Badger database" on
+// Windows.
 func isLocked(err error) bool {
-	return strings.Contains(err.Error(), "Cannot acquire directory lock")
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot acquire directory lock") || strings.Contains(msg, "Another process is using this Badger database")
 }
 
 // storeErr reports an error of reading or writing dir's files: what to do

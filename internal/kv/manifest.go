@@ -128,6 +128,32 @@ func WriteFileSynced(path string, data []byte) error {
 	return err
 }
 
+// WriteSecretFile writes a secret (the desk's vendor key) as
+// WriteFileSynced does, readable by this account alone where the system
+// lets it: mode 0600 on Unix (also when the file existed), and on Windows
+// the protected DACL of protectedDACL (SYSTEM, Administrators and this
+// account), set while the file is still empty.
+func WriteSecretFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o600)
+	if err == nil {
+		err = protectFile(path)
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func syncDirectory(dir string) {
 	if f, err := os.Open(dir); err == nil {
 		f.Sync()
