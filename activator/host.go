@@ -63,7 +63,7 @@ func (s *Store) reopenForWriting() error {
 	err := s.db.Close()
 	s.db = nil
 	if err != nil {
-		return fmt.Errorf("store %s: %v", s.cfg.Dir, err)
+		return fsaccess.Explain(s.cfg.Dir, true, err)
 	}
 	d, err := kv.Open(s.cfg.Dir, false, s.cfg.lockWait(), s.cfg.logger(), s.cfg.command())
 	if err != nil {

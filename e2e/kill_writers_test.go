@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -284,11 +285,23 @@ func (d *ext4Disk) repair() {
 	if out, err := exec.Command("umount", d.dir).CombinedOutput(); err != nil {
 		d.t.Fatalf("umount %s: %v: %s", d.dir, err, out)
 	}
-	// e2fsck exits 1 when it fixed something; more is a failure.
-	if err := exec.Command("e2fsck", "-fy", d.loop).Run(); err != nil {
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() > 1 {
-			d.t.Fatalf("e2fsck %s: %v", d.loop, err)
+	// e2fsck exits 1 when it fixed something; more is a failure, but 8 (an
+	// operational error) is also what it says while the filesystem is
+	// still mounted elsewhere: in the mount namespace of another test's
+	// simulated machine made meanwhile (unshare -m copies every mount),
+	// whose last process (a wineserver, say) may linger for seconds.
+	// Tried again for up to 15 s.
+	for try := 1; ; try++ {
+		out, err := exec.Command("e2fsck", "-fy", d.loop).CombinedOutput()
+		var ee *exec.ExitError
+		if err == nil || errors.As(err, &ee) && ee.ExitCode() == 1 {
+			break
 		}
+		if errors.As(err, &ee) && ee.ExitCode() == 8 && try < 30 {
+			time.Sleep(500 * time.Millisecond)
+			continue
+		}
+		d.t.Fatalf("e2fsck %s: %v: %s", d.loop, err, out)
 	}
 	d.mount()
 }

@@ -312,10 +312,18 @@ func (d *DB) Close() error {
 	if d.copyDir != "" {
 		err := d.B.Close()
 		os.RemoveAll(d.copyDir)
-		return err
+		if err != nil {
+			return storeErr(d.Dir, err)
+		}
+		return nil
 	}
 	if d.readOnly {
-		return d.B.Close()
+		// A reader's close syncs the directory too: on a disk that has
+		// just failed, that is an input/output error to explain.
+		if err := d.B.Close(); err != nil {
+			return storeErr(d.Dir, err)
+		}
+		return nil
 	}
 	os.Remove(filepath.Join(d.Dir, ownerFile))
 	err := d.closeWriter()
@@ -370,6 +378,9 @@ func (d *DB) Update(fn func(txn *badger.Txn) error) error {
 			return e
 		}
 		return err
+	}
+	if err := confirmWritten(d.Dir); err != nil {
+		return fmt.Errorf("%w: the filesystem of %s failed (%v; it is read-only now, or reports input/output errors) while the change was written, which may not be stored: repair the disk (dmesg, e2fsck), then see what the store holds and retry", ErrNoAccess, d.Dir, err)
 	}
 	bumpGeneration(d.Dir)
 	return nil
