@@ -296,11 +296,12 @@ func TestWine(t *testing.T) {
 		mu.Unlock()
 	}
 	for _, tool := range []string{"activator", "issuer"} {
-		exe[tool] = filepath.Join(root, tool+".exe")
+		out := filepath.Join(root, tool+".exe")
+		exe[tool] = out
 		builds.Add(1)
 		go func() {
 			defer builds.Done()
-			cmd := exec.Command("go", "build", "-o", exe[tool], "../cmd/"+tool)
+			cmd := exec.Command("go", "build", "-o", out, "../cmd/"+tool)
 			cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				fail(fmt.Errorf("build %s.exe: %v\n%s", tool, err, out))
