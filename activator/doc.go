@@ -120,7 +120,7 @@
 // match. The desk issues a threshold (format.IssueThreshold) of all
 // recorded identifiers but one, raised so that at least one identifier
 // that stays with the machine (SMBIOS UUID and serials, a hypervisor VM id,
-// the MACs) must match whenever one was recorded: a replaced NIC keeps the
+// a Mac's platform UUID and serial, the MACs) must match whenever one was recorded: a replaced NIC keeps the
 // licence on a machine with SMBIOS identifiers, and a clone of the disk
 // with new SMBIOS and MAC values does not. A binding with fewer than 3
 // identifiers, or none that stays with the machine, is weak
@@ -129,7 +129,7 @@
 // otherwise. Containers can be given an operator id.
 //
 // On Linux the SMBIOS identifiers are readable only by root (Windows lets
-// every user read them): an unprivileged process leaves them out of the
+// every user read them, and every macOS source may be run by any user): an unprivileged process leaves them out of the
 // match and treats them as possibly
 // changed, so the others must all meet the threshold. So a cloned VM with
 // a new MAC stays out, and on a machine whose SMBIOS identifiers were

@@ -322,6 +322,44 @@ func MatchHost(recorded format.Fingerprint, h *HostFingerprint) format.MatchResu
 // collector runs and finds machine-guid (one per Wine prefix), Wine's
 // SMBIOS UUID (which Wine derives from the host's machine-id), the
 // adapters and the volume serial, and no disk under the system volume.
+//
+// On macOS the components are, in order (every source may be run by a
+// standard user and a service account; each program is run by its
+// absolute path under /usr/sbin, with LC_ALL=C, for at most 10 seconds
+// and 1 MiB of output, and output that is cut short or not of the
+// expected shape makes its components [Missing]):
+//
+//   - platform-uuid: IOPlatformUUID of the IOPlatformExpertDevice, as
+//     `ioreg -rd1 -c IOPlatformExpertDevice` prints it, lowercased: the
+//     Hardware UUID that System Information shows. Set by the firmware:
+//     it survives reinstalls and updates; a VM's is the hypervisor's id of
+//     the VM, new when the VM is cloned as a new one. Placeholders (all
+//     zeros, ...) are missing. Machine-bound.
+//   - platform-serial: IOPlatformSerialNumber from the same entry,
+//     trimmed; placeholders are missing. Machine-bound.
+//   - mac: the burnt-in addresses of the built-in Ethernet and Wi-Fi ports
+//     that `networksetup -listallhardwareports` lists (it shows the
+//     hardware address, not a private Wi-Fi address), in the Linux
+//     component's form: devices enN whose port name names no Thunderbolt
+//     port or bridge (their addresses are made up in software), USB or
+//     dock adapter, tethered iPhone or iPad, Bluetooth PAN, VPN, bond or
+//     VLAN (see portMarkers), with a unicast address that is not locally
+//     administered. Machine-bound.
+//   - root-disk: the file system type and volume UUID, lowercased, that
+//     `diskutil info -plist` reports for the Data volume of the root
+//     volume group (/System/Volumes/Data, macOS 10.15 and later: the
+//     sealed system volume above it is replaced by updates), or for "/"
+//     on older systems, e.g. "apfs:0a1b2c3d-...". Set when the volume is
+//     created: survives reboots and updates, changes on erase and
+//     reinstall. Portable: a clone of the disk (or a migration with
+//     Apple's tools restoring a volume image) carries it.
+//
+// macOS has no machine-id, disk-serial, hypervisor-uuid or operator-id
+// component. IOKit itself is a C API, which the release builds (without
+// cgo) cannot call; ioreg, networksetup and diskutil are Apple's own
+// front ends to the same registry entries. The macOS collector is tested
+// on outputs written after these programs' formats (testdata/darwin), not
+// on a Mac: no Mac is available to this project.
 func CollectFingerprint(product string) *HostFingerprint {
 	return collectHost(product)
 }

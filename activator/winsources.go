@@ -90,8 +90,8 @@ func readMachineGUID(read func() (string, error)) (string, ComponentState, strin
 	return v, Found, ""
 }
 
-// winComponent is one collector result.
-type winComponent struct {
+// sourceValue is one collector result.
+type sourceValue struct {
 	v      string
 	state  ComponentState
 	reason string
@@ -100,10 +100,10 @@ type winComponent struct {
 // readSMBIOS returns the dmi-product-uuid, dmi-board-serial and
 // dmi-chassis-serial components from the SMBIOS table, with the
 // placeholder rules of the Linux sources.
-func readSMBIOS(read func() ([]byte, error)) (uuid, board, chassis winComponent) {
+func readSMBIOS(read func() ([]byte, error)) (uuid, board, chassis sourceValue) {
 	const what = "the SMBIOS table (GetSystemFirmwareTable 'RSMB')"
-	all := func(v string, st ComponentState, reason string) (winComponent, winComponent, winComponent) {
-		c := winComponent{v, st, reason}
+	all := func(v string, st ComponentState, reason string) (sourceValue, sourceValue, sourceValue) {
+		c := sourceValue{v, st, reason}
 		return c, c, c
 	}
 	if read == nil {
@@ -119,28 +119,28 @@ func readSMBIOS(read func() ([]byte, error)) (uuid, board, chassis winComponent)
 	}
 	switch {
 	case info.UUID == "":
-		uuid = winComponent{"", Missing, info.UUIDReason}
+		uuid = sourceValue{"", Missing, info.UUIDReason}
 	case placeholderUUID(info.UUID):
-		uuid = winComponent{"", Missing, "the SMBIOS system UUID is a firmware placeholder, not an id of this machine"}
+		uuid = sourceValue{"", Missing, "the SMBIOS system UUID is a firmware placeholder, not an id of this machine"}
 	default:
-		uuid = winComponent{info.UUID, Found, ""}
+		uuid = sourceValue{info.UUID, Found, ""}
 	}
-	serial := func(v, name string, typ int) winComponent {
+	serial := func(v, name string, typ int) sourceValue {
 		v = strings.TrimSpace(v)
 		switch {
 		case v == "" && info.Truncated:
-			return winComponent{"", Missing, fmt.Sprintf("the SMBIOS table is truncated, and no %s serial (type %d) was read before the cut", name, typ)}
+			return sourceValue{"", Missing, fmt.Sprintf("the SMBIOS table is truncated, and no %s serial (type %d) was read before the cut", name, typ)}
 		case v == "":
-			return winComponent{"", Missing, fmt.Sprintf("the SMBIOS table gives no %s serial (type %d)", name, typ)}
+			return sourceValue{"", Missing, fmt.Sprintf("the SMBIOS table gives no %s serial (type %d)", name, typ)}
 		case placeholderSerial(v):
-			return winComponent{"", Missing, fmt.Sprintf("the SMBIOS %s serial is a placeholder, not a serial number", name)}
+			return sourceValue{"", Missing, fmt.Sprintf("the SMBIOS %s serial is a placeholder, not a serial number", name)}
 		}
-		return winComponent{v, Found, ""}
+		return sourceValue{v, Found, ""}
 	}
 	board = serial(info.BoardSerial, "baseboard", smbiosBaseboard)
 	chassis = serial(info.ChassisSerial, "chassis", smbiosChassis)
 	if board.state == Found && chassis.state == Found && board.v == chassis.v {
-		chassis = winComponent{"", Missing, "the chassis serial is the board serial again (counted once)"}
+		chassis = sourceValue{"", Missing, "the chassis serial is the board serial again (counted once)"}
 	}
 	return uuid, board, chassis
 }

@@ -227,7 +227,8 @@
 //
 // Components are machine-bound (their value stays with the machine when its
 // disk, an image of it or its files are copied: "dmi-product-uuid",
-// "dmi-board-serial", "dmi-chassis-serial", "hypervisor-uuid", "mac") or
+// "dmi-board-serial", "dmi-chassis-serial", "hypervisor-uuid",
+// "platform-uuid", "platform-serial", "mac") or
 // portable (every other name: "machine-id", "root-disk", "disk-serial",
 // "operator-id"); see [MachineBound]. A desk SHOULD issue the threshold of
 // [IssueThreshold]: the default, raised to one more than the portable

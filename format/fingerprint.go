@@ -17,6 +17,8 @@ const (
 	ComponentDMIProduct       = "dmi-product-uuid"   // the SMBIOS system UUID (firmware, or the hypervisor's VM id)
 	ComponentDMIBoardSerial   = "dmi-board-serial"   // the SMBIOS baseboard serial number
 	ComponentDMIChassisSerial = "dmi-chassis-serial" // the SMBIOS chassis serial number
+	ComponentPlatformUUID     = "platform-uuid"      // a Mac's IOPlatformUUID (its Hardware UUID)
+	ComponentPlatformSerial   = "platform-serial"    // a Mac's serial number (IOPlatformSerialNumber)
 	ComponentHypervisorUUID   = "hypervisor-uuid"    // a VM id the hypervisor exposes apart from SMBIOS (Xen)
 	ComponentMAC              = "mac"                // the physical NICs' addresses
 	ComponentRootDisk         = "root-disk"          // the root filesystem's id (from its UUID)
@@ -34,7 +36,7 @@ const (
 var machineBound = map[string]bool{
 	ComponentDMIProduct: true, ComponentDMIBoardSerial: true, ComponentDMIChassisSerial: true,
 	ComponentHypervisorUUID: true, ComponentMAC: true,
-	"platform-uuid": true, "platform-serial": true, // macOS IOPlatformUUID and serial number
+	ComponentPlatformUUID: true, ComponentPlatformSerial: true,
 }
 
 // rootOnly names the machine-bound components that Linux lets only root
