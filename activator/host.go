@@ -86,7 +86,7 @@ func (s *Store) state() (*storeState, error) {
 	var st *storeState
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		st, err = loadState(txn, s.cfg.Dir, true)
+		st, err = loadState(txnRecords{txn}, s.cfg.Dir, true)
 		return err
 	})
 	if err != nil {
@@ -103,10 +103,10 @@ func (s *Store) Status() (*Snapshot, error) {
 	host := s.cfg.host()
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		if st, err = loadState(txn, s.cfg.Dir, false); err != nil {
+		if st, err = loadState(txnRecords{txn}, s.cfg.Dir, false); err != nil {
 			return err
 		}
-		defer st.withFetch(txn)()
+		defer st.withFetch(txnRecords{txn})()
 		snap = evaluate(&s.cfg, st, host)
 		return st.damaged(s.cfg.Dir)
 	})

@@ -93,12 +93,12 @@ func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	host := l.cfg.host()
 	err = d.View(func(txn *badger.Txn) error {
 		var err error
-		if st, err = loadState(txn, l.cfg.Dir, false); err != nil {
+		if st, err = loadState(txnRecords{txn}, l.cfg.Dir, false); err != nil {
 			return err
 		}
 		// The responses read now stay in st, for judging it again later
 		// (Reload) when the store cannot be read.
-		defer st.withFetch(txn)()
+		defer st.withFetch(txnRecords{txn})()
 		snap = evaluate(&l.cfg, st, host)
 		return st.damaged(l.cfg.Dir)
 	})

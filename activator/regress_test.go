@@ -284,14 +284,14 @@ func evalBoth(t *testing.T, cfg Config, s *Store) (light, full *Snapshot) {
 	t.Helper()
 	host := cfg.host()
 	err := s.db.View(func(txn *badger.Txn) error {
-		st, err := loadState(txn, cfg.Dir, false)
+		st, err := loadState(txnRecords{txn}, cfg.Dir, false)
 		if err != nil {
 			return err
 		}
-		done := st.withFetch(txn)
+		done := st.withFetch(txnRecords{txn})
 		light = evaluate(&cfg, st, host)
 		done()
-		stf, err := loadState(txn, cfg.Dir, true)
+		stf, err := loadState(txnRecords{txn}, cfg.Dir, true)
 		if err != nil {
 			return err
 		}

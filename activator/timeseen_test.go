@@ -117,7 +117,7 @@ func TestTimeFileCountsOnlyWhileCurrent(t *testing.T) {
 	var otherID string
 	os2, _ = OpenStoreReadOnly(other.cfg)
 	os2.db.View(func(txn *badger.Txn) error {
-		st, err := loadState(txn, other.cfg.Dir, false)
+		st, err := loadState(txnRecords{txn}, other.cfg.Dir, false)
 		if err == nil {
 			otherID = st.storeID()
 		}

@@ -12,7 +12,6 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/airlock-license/airlock/format"
-	"github.com/airlock-license/airlock/internal/kv"
 )
 
 // storeState is everything read from the store, not yet trusted.
@@ -102,8 +101,11 @@ func (st *storeState) read(key string) []byte {
 
 // withFetch lets a light st read on demand through txn until the returned
 // function is called.
-func (st *storeState) withFetch(txn *badger.Txn) func() {
-	st.fetch = func(key string) ([]byte, error) { return get(txn, key) }
+func (st *storeState) withFetch(r records) func() {
+	st.fetch = func(key string) ([]byte, error) {
+		v, _, err := r.get(key)
+		return v, err
+	}
 	return func() { st.fetch = nil }
 }
 
@@ -125,21 +127,21 @@ func getVersion(txn *badger.Txn, key string) ([]byte, uint64, error) {
 // and whether they were deactivated; full also reads every request, every
 // response and every deactivation record, as an import does, so that a
 // long history does not slow a product's start.
-func loadState(txn *badger.Txn, dir string, full bool) (*storeState, error) {
+func loadState(r records, dir string, full bool) (*storeState, error) {
 	st := &storeState{
 		requests: map[format.ID][]byte{}, reqOrder: map[format.ID]uint64{}, responses: map[format.ID][]byte{},
 		deactivated: map[format.ID]*deactRecord{}, revocations: map[string][]byte{}, timeFixes: map[format.ID]timeFix{}, full: full,
 	}
 	var err error
-	if st.hostKey, err = get(txn, keyHostKey); err != nil {
+	if st.hostKey, _, err = r.get(keyHostKey); err != nil {
 		return nil, err
 	}
-	v, err := get(txn, keyRequestSeq)
+	v, _, err := r.get(keyRequestSeq)
 	if err != nil {
 		return nil, err
 	}
 	st.reqSeq, _ = strconv.ParseUint(string(v), 10, 64)
-	if v, version, err := getVersion(txn, keyMaxTime); err != nil {
+	if v, version, err := r.get(keyMaxTime); err != nil {
 		return nil, err
 	} else if v != nil {
 		st.maxTimeVersion = version
@@ -192,7 +194,7 @@ func loadState(txn *badger.Txn, dir string, full bool) (*storeState, error) {
 		}...)
 	}
 	for _, s := range scans {
-		err := scan(txn, s.prefix, func(key string, val []byte) error {
+		err := r.scan(s.prefix, func(key string, val []byte) error {
 			s.fn(strings.TrimPrefix(key, s.prefix), val)
 			return nil
 		})
@@ -202,7 +204,7 @@ func loadState(txn *badger.Txn, dir string, full bool) (*storeState, error) {
 	}
 	// The import records are keys only: cheap to read however long the
 	// history.
-	err = kv.ScanKeys(txn, prefixImported, func(k string) error {
+	err = r.scanKeys(prefixImported, func(k string) error {
 		if im, ok := parseImportKey(k); ok {
 			st.imports = append(st.imports, im)
 		}
@@ -219,7 +221,7 @@ func loadState(txn *badger.Txn, dir string, full bool) (*storeState, error) {
 	})
 	if full {
 		for _, im := range st.imports {
-			v, err := get(txn, prefixResponse+string(im.id))
+			v, _, err := r.get(prefixResponse + string(im.id))
 			if err != nil {
 				return nil, err
 			}
