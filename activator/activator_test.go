@@ -472,7 +472,7 @@ func TestExpiryWhileRunning(t *testing.T) {
 	}
 }
 
-func activated(b *testing.B) (*env, []byte) {
+func activated(b testing.TB) (*env, []byte) {
 	e := newEnv(b)
 	s, err := OpenStore(e.cfg, true)
 	if err != nil {

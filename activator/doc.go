@@ -82,6 +82,18 @@
 // (1 MiB apparent, a sparse DISCARD file), `activator status` peaking at
 // 14 MiB RSS; [Open] takes about 1.5 ms.
 //
+// Beside Badger's files, every writer leaves a read view (VIEW): a copy
+// of the records that reading the licence state asks for, bound to the
+// sizes and times of Badger's files as that writer left them. Readers
+// ([ReadStatus], `activator status` and `check`, [Open] and its reloads)
+// evaluate it instead of opening Badger while it matches those files, and
+// read Badger otherwise (a writer killed before its view, a file edited
+// or restored, a view missing or damaged), leaving a new view when no
+// writer is at work. The view is a cache: what it holds is verified
+// exactly as Badger's records are, at every use. Writers hold a session
+// lock (SESSION) from their open to their view, so that no other writer's
+// change falls between the two.
+//
 // The store's lock is held only while reading or writing: a licensed
 // product opens the store, verifies, closes, and keeps an immutable
 // [Snapshot]; a small GENERATION file, bumped after each change, tells it

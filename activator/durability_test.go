@@ -20,6 +20,11 @@ func dirDigest(t *testing.T, dir string) map[string]string {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		if n := d.Name(); n == viewFileName || n == "SESSION" {
+			// A reader that read the store whole may leave a read view
+			// (and the writers' lock file) beside it; neither is a record.
+			return nil
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err

@@ -73,10 +73,27 @@ func (s *Store) reopenForWriting() error {
 	return nil
 }
 
-// Close releases the store.
+// Close releases the store. A writer leaves the read view for readers
+// (readview.go): what they will ask for is read now, and written once
+// Badger's files are closed and final, before another writer may open the
+// store.
 func (s *Store) Close() error {
 	if s.db == nil {
 		return nil // a reopening failed
+	}
+	if !s.db.ReadOnly() {
+		var view *viewData
+		err := s.db.View(func(txn *badger.Txn) error {
+			var err error
+			view, err = captureView(txn, s.cfg.Dir)
+			return err
+		})
+		dir := s.cfg.Dir
+		s.db.AfterClose = func() {
+			if err != nil || writeView(dir, view) != nil {
+				removeView(dir)
+			}
+		}
 	}
 	return s.db.Close()
 }

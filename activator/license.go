@@ -8,9 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
-	"github.com/airlock-license/airlock/internal/fsaccess"
 	"github.com/airlock-license/airlock/internal/kv"
 )
 
@@ -80,35 +77,18 @@ func Open(cfg Config) (*License, error) {
 func (l *License) load(wait time.Duration) (*Snapshot, error) {
 	now := l.cfg.now()
 	gen := kv.Generation(l.cfg.Dir)
-	d, err := kv.OpenReadOnly(l.cfg.Dir, wait, l.cfg.logger(), l.cfg.command())
-	if err != nil {
-		if errors.Is(err, ErrNoStore) {
-			l.lastGen, l.lastFull, l.lastState = gen, now, nil
-			return inactive(now, fmt.Sprintf("no licence store at %s; run activator request, then import the vendor's response", l.cfg.Dir)), nil
-		}
-		return nil, fsaccess.Explain(l.cfg.Dir, false, err)
+	snap, st, err := readStore(&l.cfg, wait)
+	if errors.Is(err, ErrNoStore) {
+		l.lastGen, l.lastFull, l.lastState = gen, now, nil
+		return inactive(now, fmt.Sprintf("no licence store at %s; run activator request, then import the vendor's response", l.cfg.Dir)), nil
 	}
-	var st *storeState
-	var snap *Snapshot
-	host := l.cfg.host()
-	err = d.View(func(txn *badger.Txn) error {
-		var err error
-		if st, err = loadState(txnRecords{txn}, l.cfg.Dir, false); err != nil {
-			return err
-		}
-		// The responses read now stay in st, for judging it again later
-		// (Reload) when the store cannot be read.
-		defer st.withFetch(txnRecords{txn})()
-		snap = evaluate(&l.cfg, st, host)
-		return st.damaged(l.cfg.Dir)
-	})
-	d.Close()
-	if err == nil {
-		recordTimeSeen(l.cfg.Dir, st, now, time.Minute)
-	}
-	if err != nil {
+	if errors.Is(err, ErrStoreDamaged) {
 		return nil, fmt.Errorf("the licence store %s cannot be read (%v); move it aside (keep it for diagnosis), then restore your backup (activator restore) or ask support", l.cfg.Dir, err)
 	}
+	if err != nil {
+		return nil, err
+	}
+	recordTimeSeen(l.cfg.Dir, st, now, time.Minute)
 	l.lastGen, l.lastFull, l.lastState = gen, now, st
 	return snap, nil
 }

@@ -91,10 +91,11 @@ func writeTimeSeen(dir string, t timeSeen) error {
 	if err != nil {
 		return err
 	}
+	// Not synced: a crash may lose the file (or leave it empty), which
+	// then counts for nothing, as a deleted one does; its admin can delete
+	// it anyway (SECURITY.md). A sync made the first check a minute after
+	// a write cost a reader as much again as the check itself.
 	_, err = f.WriteString(t.line())
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

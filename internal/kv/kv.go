@@ -42,6 +42,12 @@ var (
 const (
 	ownerFile      = "OWNER"      // who holds the lock: pid, command, since
 	generationFile = "GENERATION" // bumped after every committed change
+	// sessionFile is locked by a writer from before it opens Badger until
+	// after its close and its AfterClose (the read view is written there),
+	// so that no other writer's change falls between what one writer read
+	// and what it leaves for readers; a reader that rewrites the view takes
+	// it too (TrySession).
+	sessionFile = "SESSION"
 )
 
 // minFreeBytes is the least free space a write needs: Badger can die with
@@ -150,6 +156,11 @@ type DB struct {
 	copyDir  string // a temporary repaired copy that B reads (see openCopy)
 	log      *slog.Logger
 	memTable int64 // Badger's MemTableSize for this store (freeSpaceNeeded)
+	// session releases a writer's session lock (sessionFile).
+	session func()
+	// AfterClose, when set on a writer, runs at the end of Close, after
+	// Badger's files are closed and final, while the session is still held.
+	AfterClose func()
 }
 
 // Open opens (creating if asked) the store for reading and writing,
@@ -200,6 +211,20 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 	}
 	deadline := time.Now().Add(wait)
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+		session, err := lockSession(dir)
+		if err != nil {
+			if e := accessError(dir, err); e != nil {
+				return nil, e
+			}
+			return nil, storeErr(dir, err)
+		}
+		if session == nil {
+			if time.Now().After(deadline) {
+				return nil, &LockedError{Dir: dir, Holder: readOwner(dir)}
+			}
+			time.Sleep(delay)
+			continue
+		}
 		bdb, err := badger.Open(options(dir, log))
 		if err != nil && !isLocked(err) && !isNoSpace(err) {
 			// A process killed while Badger created a file can leave it
@@ -209,8 +234,9 @@ func open(dir string, create bool, wait time.Duration, log *slog.Logger, command
 		}
 		if err == nil {
 			writeOwner(dir, command)
-			return &DB{Dir: dir, B: bdb, log: log, memTable: memTable}, nil
+			return &DB{Dir: dir, B: bdb, log: log, memTable: memTable, session: session}, nil
 		}
+		session()
 		if isNoSpace(err) {
 			return nil, fmt.Errorf("%w: %s: the disk is full; free some space and retry", ErrDiskFull, dir)
 		}
@@ -280,7 +306,7 @@ func openCopy(dir string, log *slog.Logger, cause error, options func(string, *s
 		if err != nil {
 			break
 		}
-		if !e.Type().IsRegular() || e.Name() == "LOCK" || e.Name() == ownerFile {
+		if !e.Type().IsRegular() || e.Name() == "LOCK" || e.Name() == ownerFile || e.Name() == sessionFile {
 			continue
 		}
 		var b []byte
@@ -336,7 +362,21 @@ func (d *DB) Close() error {
 	if cerr := keepOwner(d.Dir); err == nil {
 		err = cerr
 	}
+	if err == nil && d.AfterClose != nil {
+		d.AfterClose()
+	}
+	if d.session != nil {
+		d.session()
+	}
 	return err
+}
+
+// TrySession takes the writers' session lock of the store in dir if no
+// writer holds it: unlock is nil when one does (or the lock cannot be
+// had). While it is held no writer opens the store.
+func TrySession(dir string) (unlock func()) {
+	unlock, _ = lockSession(dir)
+	return unlock
 }
 
 // closeWriter closes Badger for a writer. On a filesystem that went

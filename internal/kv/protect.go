@@ -2,7 +2,7 @@ package kv
 
 import (
 	"fmt"
-	"regexp"
+	"strings"
 )
 
 // The protection of a store and of the desk's secret key on Windows,
@@ -20,9 +20,31 @@ const (
 	sidAdministrators = "S-1-5-32-544"
 )
 
-// sidSyntax is a SID's string form: S-1-<authority>-<sub-authority>...,
-// the only text that goes into the SDDL from outside it.
-var sidSyntax = regexp.MustCompile(`^S-1-[0-9]{1,15}(-[0-9]{1,10}){1,15}$`)
+// validSID reports a SID's string form, S-1-<authority>-<sub-authority>...
+// (an authority of 1 to 15 digits, then 1 to 15 sub-authorities of 1 to
+// 10 digits each), the only text that goes into the SDDL from outside it.
+// Not a regular expression: compiling that one cost every process of
+// the tools 0.5 ms and 2,000 allocations at start-up.
+func validSID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "S-1-")
+	if !ok {
+		return false
+	}
+	parts := strings.Split(rest, "-")
+	if len(parts) < 2 || len(parts) > 16 {
+		return false
+	}
+	for i, p := range parts {
+		limit := 10
+		if i == 0 {
+			limit = 15
+		}
+		if len(p) == 0 || len(p) > limit || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
 
 // protectedDACL returns the SDDL of the DACL that a store directory (dir)
 // or a secret file gets on Windows: "P", protected, so that no entry is
@@ -38,7 +60,7 @@ var sidSyntax = regexp.MustCompile(`^S-1-[0-9]{1,15}(-[0-9]{1,10}){1,15}$`)
 //
 //	D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;S-1-5-80-1234-...)
 func protectedDACL(user string, dir bool) (string, error) {
-	if !sidSyntax.MatchString(user) {
+	if !validSID(user) {
 		return "", fmt.Errorf("protect the store: %q is not a SID", user)
 	}
 	inherit := ""

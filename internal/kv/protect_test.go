@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -30,7 +31,8 @@ func TestProtectedDACL(t *testing.T) {
 			t.Errorf("protectedDACL(%s, %v) = %q, %v\nwant %q", tc.user, tc.dir, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "SY", "WD", "S-1-5", "S-1-5-21-1)(A;OICI;FA;;;WD", "S-1-5-21-1 ", "s-1-5-18", "S-1-5-21-1\x00"} {
+	for _, bad := range []string{"", "SY", "WD", "S-1-5", "S-1-5-21-1)(A;OICI;FA;;;WD", "S-1-5-21-1 ", "s-1-5-18", "S-1-5-21-1\x00",
+		"S-1-5-", "S-1--5", "S-1-5--1", "S-1-1234567890123456-1", "S-1-5-12345678901", "S-1-5" + strings.Repeat("-1", 16), "S-1-+5-1"} {
 		if got, err := protectedDACL(bad, true); err == nil {
 			t.Errorf("protectedDACL(%q) = %q, want an error", bad, got)
 		}
