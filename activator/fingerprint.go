@@ -559,15 +559,23 @@ func readMACs(netDir string, permAddr func(string) (string, error)) (string, Com
 		virtual = v
 	}
 	isVirtual := func(p string) bool { return p == virtual || strings.HasPrefix(p, virtual+string(filepath.Separator)) }
+	realNet := netDir
+	if r, err := filepath.EvalSymlinks(netDir); err == nil {
+		realNet = r
+	}
 	var macs, skipped, unasked []string
 	for _, e := range entries {
 		name := e.Name()
 		dir := filepath.Join(netDir, name)
-		dev, err := filepath.EvalSymlinks(filepath.Join(dir, "device"))
+		self, selfErr := resolveSysfs(filepath.Join(realNet, name))
+		devLink := filepath.Join(self, "device")
+		if selfErr != nil {
+			devLink = filepath.Join(dir, "device")
+		}
+		dev, err := resolveSysfs(devLink)
 		if denied(err) {
 			return failed(filepath.Join(dir, "device"), err)
 		}
-		self, _ := filepath.EvalSymlinks(dir)
 		if err != nil || isVirtual(dev) || isVirtual(self) {
 			skipped = append(skipped, name+" virtual")
 			continue

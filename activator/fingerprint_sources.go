@@ -154,7 +154,7 @@ func readDiskSerial(s hostSources) (string, ComponentState, string) {
 		return "", Missing, reason
 	}
 	link := filepath.Join(s.SysDir, "dev", "block", dev)
-	dir, err := filepath.EvalSymlinks(link)
+	dir, err := resolveSysfs(link)
 	if err != nil {
 		return failed(link, err)
 	}
@@ -173,7 +173,7 @@ func readDiskSerial(s hostSources) (string, ComponentState, string) {
 		slaves, _ := os.ReadDir(filepath.Join(dir, "slaves"))
 		if len(slaves) > 0 && depth < 4 {
 			for _, sl := range slaves {
-				next, err := filepath.EvalSymlinks(filepath.Join(dir, "slaves", sl.Name()))
+				next, err := resolveSysfs(filepath.Join(dir, "slaves", sl.Name()))
 				if err != nil {
 					return err
 				}
@@ -235,6 +235,26 @@ func diskSerial(dir string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// resolveSysfs is filepath.EvalSymlinks for a sysfs link in a directory
+// that is itself no link (callers resolve it first): sysfs links have
+// relative targets that lead through real directories under
+// /sys/devices, so one readlink and one lstat replace EvalSymlinks' lstat
+// of every component (the fingerprint resolves a dozen links at every
+// check and every Open). Whatever does not fit (not a link, an absolute
+// target, a result that does not exist or is a link again) is left to
+// EvalSymlinks.
+func resolveSysfs(p string) (string, error) {
+	t, err := os.Readlink(p)
+	if err != nil || filepath.IsAbs(t) {
+		return filepath.EvalSymlinks(p)
+	}
+	c := filepath.Join(filepath.Dir(p), t)
+	if fi, err := os.Lstat(c); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+		return filepath.EvalSymlinks(p)
+	}
+	return c, nil
 }
 
 func printable(s string) bool {
@@ -308,6 +328,9 @@ func transientMount(mountInfo, path string) bool {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
+		if !strings.Contains(sc.Text(), " "+path+" ") {
+			continue // most lines: not split into fields (a host may mount hundreds)
+		}
 		pre, post, ok := strings.Cut(sc.Text(), " - ")
 		fields, after := strings.Fields(pre), strings.Fields(post)
 		if ok && len(fields) >= 5 && fields[4] == path && fields[3] == "/machine-id" && len(after) >= 1 && (after[0] == "tmpfs" || after[0] == "ramfs") {
